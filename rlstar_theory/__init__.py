@@ -1,0 +1,1 @@
+"""rlstar_theory: exact theory, proofs and experiments for RL-STaR."""

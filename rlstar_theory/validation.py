@@ -1,0 +1,241 @@
+"""Input checks shared by every engine.
+
+Each check either returns a clean array/value or raises :class:`ValueError` whose message names
+the argument and the allowed range. Nothing is silently clipped or renormalised.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from numbers import Integral, Rational
+
+import numpy as np
+
+#: absolute tolerance per row entry for "rows sum to one"; the total grows with M
+ROW_SUM_TOL_PER_STATE = 1e-12
+
+
+def row_sum_tolerance(M: int) -> float:
+    """Tolerance on ``|sum_j P[i, j] - 1|`` for an ``M``-state row: ``max(1e-9, M * 1e-12)``."""
+    return max(1e-9, M * ROW_SUM_TOL_PER_STATE)
+
+
+def is_exact(x) -> bool:
+    """True for Python/sympy rationals or integers and numpy object arrays of them."""
+    if isinstance(x, np.ndarray):
+        return x.dtype == object
+    return isinstance(x, (Rational, Integral)) and not isinstance(x, bool)
+
+
+def check_M(M) -> int:
+    """``M`` must be an integer >= 2 (the number of states per step)."""
+    if isinstance(M, bool) or not isinstance(M, (Integral, np.integer)):
+        raise ValueError(f"M must be an integer >= 2 (number of states), got {M!r}")
+    if M < 2:
+        raise ValueError(f"M must be an integer >= 2 (number of states), got {M}")
+    return int(M)
+
+
+def check_N(N) -> int:
+    """``N`` must be an integer >= 1 (the number of reasoning steps)."""
+    if isinstance(N, bool) or not isinstance(N, (Integral, np.integer)):
+        raise ValueError(f"N must be an integer >= 1 (number of steps), got {N!r}")
+    if N < 1:
+        raise ValueError(f"N must be an integer >= 1 (number of steps), got {N}")
+    return int(N)
+
+
+def check_iterations(iterations) -> int:
+    """``iterations`` must be an integer >= 0."""
+    if isinstance(iterations, bool) or not isinstance(iterations, (Integral, np.integer)):
+        raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
+    if iterations < 0:
+        raise ValueError(f"iterations must be an integer >= 0, got {iterations}")
+    return int(iterations)
+
+
+def lam_range(M: int) -> tuple[float, float]:
+    """Allowed range of the mixing weight: ``-1/(M-1) <= lam <= 1``."""
+    return -1.0 / (M - 1), 1.0
+
+
+def check_lam(lam, M: int, name: str = "lam") -> np.ndarray:
+    """Float array of mixing weights, each in ``[-1/(M-1), 1]``, finite; shape ``(..., N)``.
+
+    A scalar is promoted to shape ``(1,)`` (one step).
+    """
+    M = check_M(M)
+    arr = np.asarray(lam, dtype=float)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.size == 0 or arr.shape[-1] == 0:
+        raise ValueError(f"{name} must hold at least one step (shape (..., N) with N >= 1)")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or inf); allowed range is "
+                         f"[-1/(M-1), 1] = [{-1 / (M - 1):.6g}, 1] for M={M}")
+    lo = -1.0 / (M - 1)
+    # a tiny slack so that -1/(M-1) written in floats is accepted
+    if np.any(arr < lo - 1e-15) or np.any(arr > 1.0):
+        bad = arr[(arr < lo - 1e-15) | (arr > 1.0)].ravel()[0]
+        raise ValueError(f"{name} must lie in [-1/(M-1), 1] = [{lo:.6g}, 1] for M={M}, "
+                         f"got {bad!r}")
+    return np.clip(arr, lo, 1.0)
+
+
+def check_lam_exact(lam, M: int, name: str = "lam") -> list[Fraction]:
+    """List of :class:`~fractions.Fraction` mixing weights, each in ``[-1/(M-1), 1]``."""
+    M = check_M(M)
+    values = [lam] if not isinstance(lam, (list, tuple, np.ndarray)) else list(lam)
+    if not values:
+        raise ValueError(f"{name} must hold at least one step (N >= 1)")
+    out = []
+    lo = Fraction(-1, M - 1)
+    for v in values:
+        f = to_fraction(v, name)
+        if not lo <= f <= 1:
+            raise ValueError(f"{name} must lie in [-1/(M-1), 1] = [{lo}, 1] for M={M}, got {f}")
+        out.append(f)
+    return out
+
+
+def to_fraction(value, name: str = "value") -> Fraction:
+    """Exact :class:`Fraction` from an int, Fraction, sympy Rational, a finite float or a string
+    such as ``"1/3"`` or ``"0.2"`` (decimal strings are read exactly: ``"0.2"`` is 1/5)."""
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, (Integral, np.integer)):
+        return Fraction(int(value))
+    if isinstance(value, str):
+        try:
+            return Fraction(value.strip())
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"{name} must be a number such as 0.2 or 1/3, got {value!r}") from None
+    if hasattr(value, "p") and hasattr(value, "q"):  # sympy Rational
+        return Fraction(int(value.p), int(value.q))
+    try:
+        fvalue = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(fvalue):
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {value!r}")
+    return Fraction(fvalue)
+
+
+def check_temperature(temperature) -> float:
+    """Sampling temperature ``tau``: a finite number > 0 (1 = sample from P as it is)."""
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}") from None
+    if not np.isfinite(t) or t <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    return t
+
+
+def exact_temperature_power(temperature) -> int:
+    """For exact arithmetic the tempered row ``P**(1/tau)`` must stay rational: ``1/tau`` must
+    be a positive integer (tau = 1, 1/2, 1/3, ...). Returns ``1/tau``."""
+    f = to_fraction(temperature, "temperature")
+    if f <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    inv = 1 / f
+    if inv.denominator != 1:
+        raise ValueError("with exact arithmetic, temperature must be 1/k for an integer k >= 1 "
+                         f"(1, 1/2, 1/3, ...) so that P**(1/temperature) stays rational; "
+                         f"got {temperature!r}")
+    return int(inv)
+
+
+def check_transition(P, name: str = "P") -> np.ndarray:
+    """Row-stochastic array of shape ``(N, M, M)``.
+
+    Float input: finite, entries >= 0, each row sums to 1 within :func:`row_sum_tolerance`.
+    Object (exact) input: entries are converted to :class:`Fraction`; rows must sum to exactly 1.
+    A single ``(M, M)`` matrix is promoted to ``(1, M, M)``.
+    """
+    exact = isinstance(P, np.ndarray) and P.dtype == object
+    if exact:
+        arr = np.vectorize(lambda v: to_fraction(v, name), otypes=[object])(P)
+    else:
+        try:
+            arr = np.asarray(P, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a numeric array of shape (N, M, M)") from None
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1] != arr.shape[2] or arr.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (N, M, M) with N >= 1, M >= 2; got shape "
+                         f"{np.shape(P)}")
+    M = arr.shape[1]
+    if M < 2:
+        raise ValueError(f"{name} must have M >= 2 states, got shape {arr.shape}")
+    if exact:
+        if any(v < 0 for v in arr.ravel()):
+            raise ValueError(f"{name} must have entries >= 0")
+        sums = arr.sum(axis=2)
+        if any(s != 1 for s in sums.ravel()):
+            raise ValueError(f"{name}: every row must sum to exactly 1 in exact arithmetic")
+        return arr
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must have entries >= 0, got min {arr.min()!r}")
+    tol = row_sum_tolerance(M)
+    err = np.abs(arr.sum(axis=2) - 1.0)
+    if np.any(err > tol):
+        n, i = np.unravel_index(np.argmax(err), err.shape)
+        raise ValueError(f"{name}: every row must sum to 1 (tolerance {tol:.1e} for M={M}); "
+                         f"row {i} of step {n + 1} sums to {arr[n, i].sum()!r}")
+    return arr
+
+
+def check_truth(truth, N: int, M: int, name: str = "truth") -> np.ndarray:
+    """Ground-truth maps as an integer array of shape ``(N, M)`` with values in ``[0, M-1]``.
+
+    Row ``n-1`` is ``g_n``: ``s*_n = truth[n-1, s*_{n-1}]``. ``None`` means identity maps.
+    """
+    if truth is None:
+        return np.tile(np.arange(M), (N, 1))
+    arr = np.asarray(truth)
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.shape != (N, M):
+        raise ValueError(f"{name} must have shape (N, M) = ({N}, {M}), got {np.shape(truth)}")
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise ValueError(f"{name} must hold integer state labels in [0, {M - 1}]")
+    if np.any(arr < 0) or np.any(arr >= M):
+        raise ValueError(f"{name} must hold state labels in [0, M-1] = [0, {M - 1}], got "
+                         f"values in [{arr.min()}, {arr.max()}]")
+    return arr.astype(np.int64)
+
+
+def check_start(start, M: int, exact: bool = False, name: str = "start") -> np.ndarray:
+    """Start distribution: length ``M``, entries >= 0 summing to 1. ``None`` means uniform."""
+    if start is None:
+        if exact:
+            return np.array([Fraction(1, M)] * M, dtype=object)
+        return np.full(M, 1.0 / M)
+    if exact:
+        arr = np.array([to_fraction(v, name) for v in np.ravel(start)], dtype=object)
+        if arr.shape != (M,):
+            raise ValueError(f"{name} must have length M = {M}, got shape {np.shape(start)}")
+        if any(v < 0 for v in arr) or sum(arr) != 1:
+            raise ValueError(f"{name} must be a probability vector (entries >= 0, sum exactly 1)")
+        return arr
+    try:
+        arr = np.asarray(start, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a numeric vector of length M = {M}") from None
+    if arr.shape != (M,):
+        raise ValueError(f"{name} must have length M = {M}, got shape {np.shape(start)}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"{name} must have finite entries >= 0")
+    if abs(arr.sum() - 1.0) > row_sum_tolerance(M):
+        raise ValueError(f"{name} must sum to 1 (tolerance {row_sum_tolerance(M):.1e}), "
+                         f"got {arr.sum()!r}")
+    return arr
