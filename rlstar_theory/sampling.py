@@ -1,0 +1,241 @@
+"""Finite-sample RL-STaR (Algorithm 1 with K sampled trajectories per question).
+
+Each iteration samples ``K`` trajectories for every question ``s_0`` with ``D(s_0) > 0`` from the
+(optionally tempered) policy, keeps those whose final answer is right, and refits every step by
+maximum likelihood from the kept transitions. Each trajectory of question ``s_0`` carries weight
+``D(s_0)/K`` (stratified sampling: for the uniform start this is plain counting), so
+
+.. math::
+
+    \\hat P_{t+1,n}[s, s'] = \\frac{\\sum_{\\text{kept}} w\\,[s_{n-1}=s, s_n=s']}
+                                  {\\sum_{\\text{kept}} w\\,[s_{n-1}=s]},
+
+which converges to :func:`rlstar_theory.dense.star_step` as ``K`` grows. Rows with no kept data
+keep their previous row, as in the exact engine.
+
+Randomness follows the Scientific Python SPEC 7 convention: ``rng`` may be ``None``, an integer
+seed or a :class:`numpy.random.Generator`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rlstar_theory.dense import answer_map, expected_return
+from rlstar_theory.tempering import temper
+from rlstar_theory.validation import (
+    check_iterations,
+    check_start,
+    check_transition,
+    check_truth,
+    is_exact,
+)
+
+__all__ = [
+    "FiniteSampleStep",
+    "FiniteSampleRun",
+    "sample_trajectories",
+    "finite_sample_star_step",
+    "iterate_finite_sample",
+]
+
+
+def _check_samples(samples_per_question) -> int:
+    if isinstance(samples_per_question, bool) or not isinstance(
+        samples_per_question, (int, np.integer)
+    ):
+        raise ValueError("samples_per_question must be an integer >= 1, got "
+                         f"{samples_per_question!r}")
+    if samples_per_question < 1:
+        raise ValueError(f"samples_per_question must be an integer >= 1, got "
+                         f"{samples_per_question}")
+    return int(samples_per_question)
+
+
+def sample_trajectories(P, samples_per_question: int, rng=None, start=None,
+                        temperature: float = 1.0) -> np.ndarray:
+    """Sample ``K`` trajectories for every question in the support of ``start``.
+
+    Parameters
+    ----------
+    P : array_like, shape (N, M, M)
+        Row-stochastic policy.
+    samples_per_question : int
+        ``K >= 1``.
+    rng : None, int or numpy.random.Generator
+        Source of randomness (SPEC 7).
+    start : array_like, shape (M,), optional
+        Question distribution; only its support matters here (``None``: all M questions).
+    temperature : float
+        Sample from the tempered policy (rows ``∝ P^{1/tau}``).
+
+    Returns
+    -------
+    ndarray of int64, shape (Q * K, N + 1)
+        Column 0 is the question ``s_0``, column ``n`` the state ``s_n``; the questions come in
+        blocks of ``K``, in increasing order.
+    """
+    P = check_transition(P)
+    if is_exact(P):
+        P = P.astype(float)
+    N, M = P.shape[0], P.shape[1]
+    K = _check_samples(samples_per_question)
+    D = check_start(start, M)
+    gen = np.random.default_rng(rng)
+    Ps = temper(P, temperature)
+    cum = np.cumsum(Ps, axis=2)
+    cum[..., -1] = 1.0  # guard against rounding in the last bin
+    questions = np.flatnonzero(D > 0)
+    paths = np.empty((len(questions) * K, N + 1), dtype=np.int64)
+    paths[:, 0] = np.repeat(questions, K)
+    for n in range(N):
+        current = paths[:, n]
+        u = gen.random(len(current))
+        nxt = np.empty_like(current)
+        order = np.argsort(current, kind="stable")
+        states, first = np.unique(current[order], return_index=True)
+        bounds = np.append(first, len(order))
+        for s, lo, hi in zip(states, bounds[:-1], bounds[1:], strict=True):
+            idx = order[lo:hi]
+            nxt[idx] = np.searchsorted(cum[n, s], u[idx], side="right")
+        paths[:, n + 1] = np.minimum(nxt, M - 1)
+    return paths
+
+
+@dataclass(frozen=True)
+class FiniteSampleStep:
+    """One finite-sample STaR iteration.
+
+    Attributes
+    ----------
+    P : ndarray, shape (N, M, M)
+        Refitted policy.
+    n_sampled, n_kept : int
+        Trajectories drawn and trajectories kept (right final answer).
+    success_rate : float
+        ``D``-weighted fraction of kept trajectories (estimates ``J`` of the sampling policy).
+    wrong_steps_kept : ndarray of int, shape (N,)
+        How many kept trajectories have step ``n`` wrong (``s_n != g_n(s_{n-1})``).
+    kept_with_wrong_step : int
+        How many kept trajectories contain at least one wrong step.
+    rows_without_data : int
+        Rows (over all steps) that no kept trajectory visits and so keep their previous row.
+    """
+
+    P: np.ndarray
+    n_sampled: int
+    n_kept: int
+    success_rate: float
+    wrong_steps_kept: np.ndarray
+    kept_with_wrong_step: int
+    rows_without_data: int
+
+
+def finite_sample_star_step(P, samples_per_question: int, rng=None, truth=None, start=None,
+                            temperature: float = 1.0) -> FiniteSampleStep:
+    """One RL-STaR iteration from ``K`` sampled trajectories per question.
+
+    Parameters
+    ----------
+    P : array_like, shape (N, M, M)
+        Current policy ``P_t``.
+    samples_per_question : int
+        ``K >= 1`` trajectories per question.
+    rng : None, int or numpy.random.Generator
+    truth, start, temperature
+        As in :func:`rlstar_theory.dense.star_step`.
+
+    Returns
+    -------
+    FiniteSampleStep
+        The maximum-likelihood refit ``P_{t+1}`` from the kept trajectories' weighted counts and
+        the bookkeeping of how many wrong steps the kept data hold.
+    """
+    P = check_transition(P)
+    if is_exact(P):
+        P = P.astype(float)
+    N, M = P.shape[0], P.shape[1]
+    truth = check_truth(truth, N, M)
+    D = check_start(start, M)
+    K = _check_samples(samples_per_question)
+    paths = sample_trajectories(P, K, rng, D, temperature)
+    G = answer_map(truth)
+    kept = paths[paths[:, N] == G[paths[:, 0]]]
+    weights = D[kept[:, 0]] / K
+    counts = np.empty_like(P)
+    wrong = np.empty(N, dtype=np.int64)
+    any_wrong = np.zeros(len(kept), dtype=bool)
+    for n in range(N):
+        flat = kept[:, n] * M + kept[:, n + 1]
+        counts[n] = np.bincount(flat, weights=weights, minlength=M * M).reshape(M, M)
+        is_wrong = kept[:, n + 1] != truth[n][kept[:, n]]
+        wrong[n] = int(is_wrong.sum())
+        any_wrong |= is_wrong
+    den = counts.sum(axis=2, keepdims=True)
+    visited = den > 0
+    new = np.where(visited, counts / np.where(visited, den, 1.0), P)
+    return FiniteSampleStep(
+        P=new,
+        n_sampled=len(paths),
+        n_kept=len(kept),
+        success_rate=float(weights.sum()),
+        wrong_steps_kept=wrong,
+        kept_with_wrong_step=int(any_wrong.sum()),
+        rows_without_data=int((~visited).sum()),
+    )
+
+
+@dataclass(frozen=True)
+class FiniteSampleRun:
+    """Finite-sample RL-STaR over ``T`` iterations.
+
+    Attributes
+    ----------
+    P : ndarray, shape (T+1, N, M, M)
+        Policies ``P_0..P_T``.
+    J : ndarray, shape (T+1,)
+        Exact expected return of each policy (the estimate's quality, not an estimate).
+    steps : tuple of FiniteSampleStep
+        The ``T`` sampled iterations (their counts and success rates).
+    """
+
+    P: np.ndarray
+    J: np.ndarray
+    steps: tuple[FiniteSampleStep, ...]
+
+
+def iterate_finite_sample(P0, iterations: int, samples_per_question: int, rng=None,
+                          truth=None, start=None, temperature: float = 1.0) -> FiniteSampleRun:
+    """Run finite-sample RL-STaR for ``T`` iterations from ``P0``.
+
+    Parameters
+    ----------
+    P0 : array_like, shape (N, M, M)
+    iterations : int
+        ``T >= 0``.
+    samples_per_question : int
+        ``K >= 1``.
+    rng : None, int or numpy.random.Generator
+        One generator drives all iterations, so a seed fixes the whole run.
+    truth, start, temperature
+        As in :func:`rlstar_theory.dense.star_step`.
+
+    Returns
+    -------
+    FiniteSampleRun
+    """
+    P = check_transition(P0)
+    if is_exact(P):
+        P = P.astype(float)
+    T = check_iterations(iterations)
+    gen = np.random.default_rng(rng)
+    Ps, Js, steps = [P], [expected_return(P, truth, start)], []
+    for _ in range(T):
+        step = finite_sample_star_step(P, samples_per_question, gen, truth, start, temperature)
+        P = step.P
+        steps.append(step)
+        Ps.append(P)
+        Js.append(expected_return(P, truth, start))
+    return FiniteSampleRun(P=np.stack(Ps), J=np.array(Js), steps=tuple(steps))
