@@ -78,7 +78,7 @@ def check_lam(lam, M: int, name: str = "lam") -> np.ndarray:
     if np.any(arr < lo - 1e-15) or np.any(arr > 1.0):
         bad = arr[(arr < lo - 1e-15) | (arr > 1.0)].ravel()[0]
         raise ValueError(f"{name} must lie in [-1/(M-1), 1] = [{lo:.6g}, 1] for M={M}, "
-                         f"got {bad!r}")
+                         f"got {float(bad)!r}")
     return np.clip(arr, lo, 1.0)
 
 
@@ -130,7 +130,7 @@ def check_temperature(temperature) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}") from None
     if not np.isfinite(t) or t <= 0:
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
     return t
 
 
