@@ -22,10 +22,10 @@ from rlstar_theory.criteria import classify_start, iterations_to_reach
 from rlstar_theory.dense import iterate_dense
 from rlstar_theory.symmetric import iterate_symmetric, iterate_symmetric_exact
 from rlstar_theory.validation import (
-    check_M,
-    check_N,
     check_iterations,
     check_lam_exact,
+    check_M,
+    check_N,
     check_temperature,
     exact_temperature_power,
     to_fraction,
