@@ -23,9 +23,27 @@ import numpy as np
 from rlstar_theory.validation import check_M
 
 
+def _check_range(value, lo: Fraction, hi: Fraction, name: str, M: int) -> None:
+    """``value`` (number, Fraction or array) finite and in ``[lo, hi]`` (floats: 1e-15 slack)."""
+    if isinstance(value, Fraction):
+        if not lo <= value <= hi:
+            raise ValueError(f"{name} must lie in [{lo}, {hi}] for M={M}, got {value}")
+        return
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {value!r}")
+    if np.any(arr < float(lo) - 1e-15) or np.any(arr > float(hi) + 1e-15):
+        raise ValueError(f"{name} must lie in [{float(lo):.6g}, {float(hi):.6g}] for M={M}, "
+                         f"got {value!r}")
+
+
 def lam_to_delta_diag(lam, M: int):
     """Diagonal excess from the mixing weight: ``delta_diag = (M - 1) * lam / M``."""
     M = check_M(M)
+    _check_range(lam, Fraction(-1, M - 1), Fraction(1), "lam", M)
     if isinstance(lam, Fraction):
         return lam * (M - 1) / M
     return np.asarray(lam) * (M - 1) / M if isinstance(lam, np.ndarray) else lam * (M - 1) / M
@@ -34,6 +52,7 @@ def lam_to_delta_diag(lam, M: int):
 def delta_diag_to_lam(delta_diag, M: int):
     """Mixing weight from the diagonal excess: ``lam = M * delta_diag / (M - 1)``."""
     M = check_M(M)
+    _check_range(delta_diag, Fraction(-1, M), Fraction(M - 1, M), "delta_diag", M)
     return delta_diag * M / (M - 1)
 
 

@@ -128,7 +128,10 @@ def symmetric_matrix(lam, M: int) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"lam must have shape (N,), got {np.shape(lam)}")
     eye = np.eye(M)
-    return arr[:, None, None] * eye + ((1.0 - arr) / M)[:, None, None]
+    out = arr[:, None, None] * eye + ((1.0 - arr) / M)[:, None, None]
+    # at lam = -1/(M-1) the diagonal is 0 mathematically but can round to -3e-17, which
+    # check_transition (and temper's log) would reject: remove that rounding
+    return np.maximum(out, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
