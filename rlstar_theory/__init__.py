@@ -9,7 +9,7 @@ Main entry points
 -----------------
 star_step, expected_return, robustness, iterate_dense
     exact engine for any matrices (forward/backward products), float64 or Fractions.
-iterate_symmetric, iterate_symmetric_exact, symmetric_star_step, symmetric_matrix
+iterate_symmetric, iterate_symmetric_exact, sweep_symmetric, symmetric_star_step, symmetric_matrix
     closed form for the paper's family ``P(lam) = lam I + (1 - lam)/M 11^T``.
 finite_sample_star_step, iterate_finite_sample
     the algorithm with K sampled trajectories per question.
@@ -45,10 +45,12 @@ from rlstar_theory.sampling import (
 )
 from rlstar_theory.symmetric import (
     SymmetricRun,
+    SymmetricSweep,
     iterate_symmetric,
     iterate_symmetric_exact,
     symmetric_matrix,
     symmetric_star_step,
+    sweep_symmetric,
 )
 from rlstar_theory.tempering import temper, temper_lam
 
@@ -62,6 +64,7 @@ __all__ = [
     "StartClass",
     "StartPrediction",
     "SymmetricRun",
+    "SymmetricSweep",
     "classify_start",
     "delta_diag_to_lam",
     "diag_excess",
@@ -81,6 +84,7 @@ __all__ = [
     "star_step",
     "symmetric_matrix",
     "symmetric_star_step",
+    "sweep_symmetric",
     "temper",
     "temper_lam",
 ]

@@ -58,12 +58,30 @@ __all__ = [
 ]
 
 
-def _prepare(P, truth, start):
+@dataclass(frozen=True)
+class _Setup:
+    """Validated ground truth and start, with the flags the fast paths need."""
+
+    truth: np.ndarray  # (N, M)
+    D: np.ndarray  # (M,)
+    G: np.ndarray  # (M,) answer map
+    identity: bool  # G is the identity
+    uniform: bool  # D is uniform (float only)
+
+
+def _prepare(P, truth, start) -> tuple[np.ndarray, _Setup]:
     P = check_transition(P)
     N, M = P.shape[0], P.shape[1]
-    truth = check_truth(truth, N, M)
-    D = check_start(start, M, exact=is_exact(P))
-    return P, truth, D
+    exact = is_exact(P)
+    if truth is None:
+        truth = np.broadcast_to(np.arange(M), (N, M))
+        G, identity = np.arange(M), True
+    else:
+        truth = check_truth(truth, N, M)
+        G = answer_map(truth)
+        identity = bool((G == np.arange(M)).all())
+    D = check_start(start, M, exact=exact)
+    return P, _Setup(truth, D, G, identity, uniform=start is None and not exact)
 
 
 def answer_map(truth: np.ndarray) -> np.ndarray:
@@ -90,39 +108,46 @@ class Posterior:
     success: object
 
 
-def _posterior_checked(P: np.ndarray, truth: np.ndarray, D: np.ndarray) -> Posterior:
+def _posterior_checked(P: np.ndarray, setup: _Setup) -> Posterior:
+    """Forward/backward evaluation of the posterior (inputs already validated).
+
+    ``Fw[n] = diag(D) P_1 ... P_n`` (``Fw[0] = diag(D)``) and
+    ``Bw[n] = (P_{n+1} ... P_N)[:, G]`` (``Bw[N] = I[:, G]``); then all
+    ``C_n = Fw[n-1]^T Bw[n]^T = (Bw[n] Fw[n-1])^T`` in one batched product.
+    """
     N, M = P.shape[0], P.shape[1]
-    G = answer_map(truth)
-    # forward: Fw[n] = diag(D) P_1 ... P_n  (Fw[0] = diag(D)), needed for n = 0..N-1
-    # backward: Bw[n] = (P_{n+1} ... P_N)[:, G], needed for n = 1..N (Bw[N] = I[:, G])
-    Fw = [None] * N
-    Fw[0] = None  # diag(D), handled by scaling
-    if N > 1:
-        Fw[1] = D[:, None] * P[0]
-        for n in range(2, N):
-            Fw[n] = Fw[n - 1] @ P[n - 1]
-    Bw = [None] * (N + 1)
-    Bw[N - 1] = P[N - 1][:, G]
+    D, G, uniform = setup.D, setup.G, setup.uniform
+    if N == 1:
+        C = np.zeros((1, M, M), dtype=P.dtype)
+        C[0, np.arange(M), G] = D
+        joint = P * C
+        return Posterior(joint=joint, success=joint[0].sum())
+    # forward: Fw[n] for n = 1..N-1 (Fw[0] = diag(D) is folded in as a scaling)
+    Fw = np.empty((N, M, M), dtype=P.dtype)
+    Fw[1] = P[0] if uniform else D[:, None] * P[0]
+    for n in range(2, N):
+        Fw[n] = Fw[n - 1] @ P[n - 1]
+    # backward: Bw[n] for n = 1..N-1 (Bw[N] = I[:, G] is a column selection)
+    Bw = np.empty((N, M, M), dtype=P.dtype)
+    Bw[N - 1] = P[N - 1] if setup.identity else P[N - 1][:, G]
     for n in range(N - 2, 0, -1):
         Bw[n] = P[n] @ Bw[n + 1]
-    joint = np.empty_like(P)
-    for n in range(1, N + 1):  # step n, array index n-1
-        if n == 1:
-            # C_1[s, s'] = D(s) B_1[s', G(s)]
-            if N == 1:
-                C = np.zeros_like(P[0])
-                C[np.arange(M), G] = D
-            else:
-                C = D[:, None] * Bw[1].T
-        elif n == N:
-            # C_N[s, s'] = sum_{s0: G(s0) = s'} Fw_{N-1}[s0, s]
-            C = np.zeros_like(P[0])
-            np.add.at(C.T, G, Fw[N - 1])  # C[:, G[s0]] += Fw_{N-1}[s0, :]
-        else:
-            C = Fw[n - 1].T @ Bw[n].T
-        joint[n - 1] = P[n - 1] * C
-    success = joint[0].sum()
-    return Posterior(joint=joint, success=success)
+    C = np.empty_like(P)
+    # middle steps 2..N-1: C_n = (Bw[n] Fw[n-1])^T, one batched product
+    if N > 2:
+        C[1:N - 1] = np.matmul(Bw[2:N], Fw[1:N - 1]).transpose(0, 2, 1)
+    # step 1: C_1[s, s'] = D(s) Bw[1][s', s]
+    C[0] = Bw[1].T if uniform else D[:, None] * Bw[1].T
+    # step N: C_N[s, s'] = sum_{s0: G(s0) = s'} Fw[N-1][s0, s]
+    if setup.identity:
+        C[N - 1] = Fw[N - 1].T
+    else:
+        C[N - 1] = 0
+        np.add.at(C[N - 1].T, G, Fw[N - 1])
+    joint = P * C
+    if uniform:
+        joint *= D[0]
+    return Posterior(joint=joint, success=joint[0].sum())
 
 
 def posterior(P, truth=None, start=None, temperature: float = 1.0) -> Posterior:
@@ -144,13 +169,15 @@ def posterior(P, truth=None, start=None, temperature: float = 1.0) -> Posterior:
     Posterior
         ``joint[n-1, s, s'] = P_n[s, s'] sum_{s0} D(s0) F_{n-1}[s0, s] B_n[s', G(s0)]``.
     """
-    P, truth, D = _prepare(P, truth, start)
-    return _posterior_checked(temper(P, temperature), truth, D)
+    P, setup = _prepare(P, truth, start)
+    return _posterior_checked(temper(P, temperature), setup)
 
 
 def _refit(P: np.ndarray, joint: np.ndarray) -> np.ndarray:
     den = joint.sum(axis=2, keepdims=True)
     visited = den > 0
+    if visited.all():
+        return joint / den
     if is_exact(P):
         out = P.copy()
         for idx in zip(*np.nonzero(visited[..., 0]), strict=True):
@@ -183,8 +210,8 @@ def star_step(P, truth=None, start=None, temperature: float = 1.0) -> np.ndarray
         the tempered ``P_t``; rows never visited by a successful trajectory keep their
         previous (untempered) row.
     """
-    P, truth, D = _prepare(P, truth, start)
-    post = _posterior_checked(temper(P, temperature), truth, D)
+    P, setup = _prepare(P, truth, start)
+    post = _posterior_checked(temper(P, temperature), setup)
     return _refit(P, post.joint)
 
 
@@ -203,15 +230,18 @@ def expected_return(P, truth=None, start=None, temperature: float = 1.0):
     float (Fraction for exact input)
         Probability that the final answer is right.
     """
-    P, truth, D = _prepare(P, truth, start)
-    Pt = temper(P, temperature)
-    G = answer_map(truth)
+    P, setup = _prepare(P, truth, start)
+    return _expected_return_checked(temper(P, temperature), setup)
+
+
+def _expected_return_checked(Pt: np.ndarray, setup: _Setup):
+    D, G = setup.D, setup.G
     # dist[s0, :] = distribution of S_n given S_0 = s0, weighted by D(s0)
     dist = D[:, None] * Pt[0]
     for n in range(1, Pt.shape[0]):
         dist = dist @ Pt[n]
     J = dist[np.arange(len(G)), G].sum()
-    return J if is_exact(P) else float(J)
+    return J if is_exact(Pt) else float(J)
 
 
 def diag_excess(P, truth=None) -> np.ndarray:
@@ -246,15 +276,16 @@ class Robustness:
     p_step_wrong_given_success: np.ndarray
 
 
-def _robustness_checked(P_sample, truth, D, post: Posterior) -> Robustness:
+def _robustness_checked(P_sample, setup: _Setup, post: Posterior) -> Robustness:
     N, M = P_sample.shape[0], P_sample.shape[1]
     if post.success == 0:
         nan = np.full(N, np.nan) if not is_exact(P_sample) else np.array([None] * N, dtype=object)
         return Robustness(post.success, np.nan if not is_exact(P_sample) else None, nan)
+    truth = setup.truth
     rows = np.arange(M)
     # the ground-truth trajectory of every question
     state = rows.copy()
-    prob = D.copy()
+    prob = setup.D.copy()
     for n in range(N):
         nxt = truth[n][state]
         prob = prob * P_sample[n, state, nxt]
@@ -283,9 +314,9 @@ def robustness(P, truth=None, start=None, temperature: float = 1.0) -> Robustnes
         ``Pr(all steps correct | success)`` and ``Pr(step n wrong | success)``; NaN (None for
         exact input) when no trajectory can succeed.
     """
-    P, truth, D = _prepare(P, truth, start)
+    P, setup = _prepare(P, truth, start)
     Ps = temper(P, temperature)
-    return _robustness_checked(Ps, truth, D, _posterior_checked(Ps, truth, D))
+    return _robustness_checked(Ps, setup, _posterior_checked(Ps, setup))
 
 
 @dataclass(frozen=True)
@@ -333,20 +364,20 @@ def iterate_dense(P0, iterations: int, truth=None, start=None,
     -------
     DenseRun
     """
-    P, truth, D = _prepare(P0, truth, start)
+    P, setup = _prepare(P0, truth, start)
     T = check_iterations(iterations)
     exact = is_exact(P)
     Ps, Js, Jss, pall, pwrong, dd = [], [], [], [], [], []
     for t in range(T + 1):
         Psample = temper(P, temperature)
-        post = _posterior_checked(Psample, truth, D)
-        rob = _robustness_checked(Psample, truth, D, post)
+        post = _posterior_checked(Psample, setup)
+        rob = _robustness_checked(Psample, setup, post)
         Ps.append(P)
-        Js.append(expected_return(P, truth, D))
+        Js.append(_expected_return_checked(P, setup))
         Jss.append(post.success)
         pall.append(rob.p_all_correct_given_success)
         pwrong.append(rob.p_step_wrong_given_success)
-        dd.append(diag_excess(P, truth))
+        dd.append(diag_excess(P, setup.truth))
         if t < T:
             P = _refit(P, post.joint)
     dtype = object if exact else float

@@ -37,6 +37,8 @@ from rlstar_theory.validation import (
 
 __all__ = [
     "SymmetricRun",
+    "SymmetricSweep",
+    "sweep_symmetric",
     "symmetric_matrix",
     "symmetric_star_step",
     "iterate_symmetric",
@@ -138,59 +140,72 @@ def symmetric_matrix(lam, M: int) -> np.ndarray:
 # float engine, carrying err = 1 - lam
 
 
-def _log_abs_lam(err: np.ndarray) -> np.ndarray:
-    """``log|lam|`` from ``err = 1 - lam`` (``-inf`` at ``lam = 0``), accurate near ``lam = 1``."""
-    with np.errstate(divide="ignore"):
-        return np.where(err <= 1.0, np.log1p(-np.minimum(err, 1.0)), np.log(np.abs(1.0 - err)))
-
-
 @dataclass(frozen=True)
 class _Products:
-    """``Lam``, ``1 - Lam``, ``Lam_{-n}`` and ``1 - Lam_{-n}``, all from log sums."""
+    """``Lam``, ``1 - Lam``, ``Lam_{-n}`` and ``1 - Lam_{-n}`` (the last two one array per step)."""
 
     total: np.ndarray  # (...,)
     one_minus_total: np.ndarray  # (...,)
-    others: np.ndarray  # (..., N)
-    one_minus_others: np.ndarray  # (..., N)
+    others: list[np.ndarray]  # N arrays of shape (...,)
+    one_minus_others: list[np.ndarray]
 
 
-def _products(err: np.ndarray) -> _Products:
-    lam = 1.0 - err
-    is_zero = err == 1.0
-    is_neg = err > 1.0
-    log_abs = np.where(is_zero, 0.0, _log_abs_lam(err))
-    n_zero = is_zero.sum(axis=-1)
-    n_neg = is_neg.sum(axis=-1)
-    log_total = log_abs.sum(axis=-1)
-    sign_total = np.where(n_neg % 2 == 1, -1.0, 1.0)
-    total = np.where(n_zero > 0, 0.0, sign_total * np.exp(log_total))
-    with np.errstate(over="ignore"):
-        one_minus_total = np.where(
-            (n_zero == 0) & (n_neg == 0), -np.expm1(log_total), 1.0 - total
-        )
-    zeros_other = n_zero[..., None] - is_zero
-    neg_other = n_neg[..., None] - is_neg
-    log_other = log_total[..., None] - log_abs
-    sign_other = np.where(neg_other % 2 == 1, -1.0, 1.0)
-    others = np.where(zeros_other > 0, 0.0, sign_other * np.exp(log_other))
-    one_minus_others = np.where(
-        (zeros_other == 0) & (neg_other == 0), -np.expm1(log_other), 1.0 - others
-    )
-    del lam
-    return _Products(total, one_minus_total, others, one_minus_others)
+def _products(errs: list[np.ndarray]) -> _Products:
+    """Products of ``lam_k = 1 - err_k`` and their complements, with no cancellation.
+
+    A product ``A`` and its complement ``x = 1 - A`` are extended by one factor ``lam = 1 - e``
+    as ``A <- A lam`` and ``x <- x + e A`` (exact algebra: ``1 - A(1 - e) = (1 - A) + eA``).
+    For ``lam_k in [0, 1]`` every term is non-negative, so ``1 - Lam`` keeps full relative
+    precision however close to 1 the weights are; there are no logarithms, zeros need no special
+    case, and a long chain underflows ``A`` gracefully to 0 (``x`` to 1) without NaN.
+    ``Lam_{-n}`` combines a prefix and a suffix product:
+    ``1 - A_pre A_suf = x_pre + x_suf A_pre``.
+    """
+    N = len(errs)
+    lams = [1.0 - e for e in errs]
+    A_pre: list = [1.0]
+    x_pre: list = [0.0]
+    for k in range(N):
+        x_pre.append(x_pre[k] + errs[k] * A_pre[k])
+        A_pre.append(A_pre[k] * lams[k])
+    A_suf: list = [1.0] * (N + 1)
+    x_suf: list = [0.0] * (N + 1)
+    for k in range(N - 1, 0, -1):
+        x_suf[k] = x_suf[k + 1] + errs[k] * A_suf[k + 1]
+        A_suf[k] = A_suf[k + 1] * lams[k]
+    others = [A_pre[n] * A_suf[n + 1] for n in range(N)]
+    one_minus_others = [x_pre[n] + x_suf[n + 1] * A_pre[n] for n in range(N)]
+    shape = np.shape(errs[0])
+    others = [np.broadcast_to(np.asarray(o, dtype=float), shape) for o in others]
+    one_minus_others = [np.broadcast_to(np.asarray(o, dtype=float), shape)
+                        for o in one_minus_others]
+    return _Products(np.asarray(A_pre[N]), np.asarray(x_pre[N]), others, one_minus_others)
 
 
-def _step_err(err: np.ndarray, M: int) -> tuple[np.ndarray, _Products]:
+def _step_errs(errs: list[np.ndarray], M: int) -> tuple[list[np.ndarray], _Products]:
     """One exact STaR step on errors: ``err'_n = err_n (1 - Lam_{-n}) / (1 + (M-1) Lam)``.
 
     Where ``1 + (M-1) Lam = 0`` (no trajectory ever succeeds) nothing is refitted.
     """
-    prods = _products(err)
+    prods = _products(errs)
     denom = 1.0 + (M - 1) * prods.total
     ok = denom > 0
-    safe = np.where(ok, denom, 1.0)
-    new = err * prods.one_minus_others / safe[..., None]
-    return np.where(ok[..., None], new, err), prods
+    if np.all(ok):
+        scale = 1.0 / denom
+        return [e * x * scale for e, x in zip(errs, prods.one_minus_others, strict=True)], prods
+    scale = 1.0 / np.where(ok, denom, 1.0)
+    return [np.where(ok, e * x * scale, e)
+            for e, x in zip(errs, prods.one_minus_others, strict=True)], prods
+
+
+def _split(err: np.ndarray) -> list[np.ndarray]:
+    return [err[..., k] for k in range(err.shape[-1])]
+
+
+def _step_err(err: np.ndarray, M: int) -> tuple[np.ndarray, _Products]:
+    """:func:`_step_errs` on an ``(..., N)`` array."""
+    new, prods = _step_errs(_split(err), M)
+    return np.stack(new, axis=-1), prods
 
 
 def symmetric_star_step(lam, M: int, temperature: float = 1.0) -> np.ndarray:
@@ -220,13 +235,13 @@ def symmetric_star_step(lam, M: int, temperature: float = 1.0) -> np.ndarray:
 
 def _observables(err: np.ndarray, M: int, temperature: float):
     """J, 1 - J, J at the sampling temperature, robustness and the next err."""
-    prods_model = _products(err)
+    prods_model = _products(_split(err))
     J = (1.0 + (M - 1) * prods_model.total) / M
     one_minus_J = (M - 1) * prods_model.one_minus_total / M
     err_sample = temper_err(err, M, temperature)
     new_err, prods = _step_err(err_sample, M)
     J_sampling = (1.0 + (M - 1) * prods.total) / M
-    # prod_n p_n / J in log space: p_n = 1 - (M-1) err_n / M
+    # prod_n p_n / J in log space (no underflow for long chains): p_n = 1 - (M-1) err_n / M
     diag = 1.0 - (M - 1) * err_sample / M
     with np.errstate(divide="ignore", invalid="ignore"):
         log_all = np.log(diag).sum(axis=-1) - np.log(J_sampling)
@@ -289,6 +304,78 @@ def iterate_symmetric(lam0, M: int, iterations: int, temperature: float = 1.0) -
         p_all_correct_given_success=np.stack(pall),
         p_step_wrong_given_success=np.stack(pwrong),
     )
+
+
+@dataclass(frozen=True)
+class SymmetricSweep:
+    """Where a sweep of starting points ends after ``T`` iterations.
+
+    Attributes
+    ----------
+    lam : ndarray, shape (..., N)
+        ``lam_{T,n}`` for every starting point.
+    J : ndarray, shape (...)
+        ``J(P_T) = (1 + (M-1) Lam_T)/M``.
+    one_minus_J : ndarray, shape (...)
+        ``1 - J(P_T)``, accurate near convergence.
+    """
+
+    lam: np.ndarray
+    J: np.ndarray
+    one_minus_J: np.ndarray
+
+
+def sweep_symmetric(lam0, M: int, iterations: int, temperature: float = 1.0,
+                    chunk: int = 16384) -> SymmetricSweep:
+    """Final state of exact RL-STaR for many starting points, without the per-iteration history.
+
+    The same recurrence as :func:`iterate_symmetric` (on errors, with the cancellation-free
+    products), evaluated chunk by chunk so that each chunk's working set stays in cache: the
+    cheap way to sweep ``10^6`` starting points.
+
+    Parameters
+    ----------
+    lam0 : array_like, shape (..., N)
+        Starting mixing weights in ``[-1/(M-1), 1]``.
+    M : int
+    iterations : int
+        ``T >= 0``.
+    temperature : float
+        Sampling temperature of the training trajectories.
+    chunk : int
+        Starting points per chunk (``>= 1``); affects speed only.
+
+    Returns
+    -------
+    SymmetricSweep
+        ``lam_T``, ``J_T`` and ``1 - J_T``.
+    """
+    M = check_M(M)
+    T = check_iterations(iterations)
+    tau = check_temperature(temperature)
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
+    lam = check_lam(lam0, M, name="lam0")
+    shape = lam.shape
+    N = shape[-1]
+    # step-major and contiguous: one row per step
+    err_all = np.ascontiguousarray((1.0 - lam).reshape(-1, N).T)
+    total = np.empty(err_all.shape[1])
+    gap = np.empty(err_all.shape[1])
+    for lo in range(0, err_all.shape[1], chunk):
+        errs = [row[lo:lo + chunk] for row in err_all]
+        for _ in range(T):
+            if tau != 1.0:
+                errs = [temper_err(e, M, tau) for e in errs]
+            errs, _ = _step_errs(errs, M)
+        for k in range(N):
+            err_all[k, lo:lo + chunk] = errs[k]
+        prods = _products(errs)
+        total[lo:lo + chunk] = prods.total
+        gap[lo:lo + chunk] = prods.one_minus_total
+    lam_T = (1.0 - err_all.T).reshape(shape)
+    J = ((1.0 + (M - 1) * total) / M).reshape(shape[:-1])
+    return SymmetricSweep(lam=lam_T, J=J, one_minus_J=((M - 1) * gap / M).reshape(shape[:-1]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -178,16 +178,20 @@ def check_transition(P, name: str = "P") -> np.ndarray:
         if any(s != 1 for s in sums.ravel()):
             raise ValueError(f"{name}: every row must sum to exactly 1 in exact arithmetic")
         return arr
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    if np.any(arr < 0):
-        raise ValueError(f"{name} must have entries >= 0, got min {arr.min()!r}")
+    # two passes in the common case: entries >= 0 (False for NaN) and row sums (inf for inf)
+    if not (arr >= 0).all():
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite (no NaN or inf)")
+        raise ValueError(f"{name} must have entries >= 0, got min {float(arr.min())!r}")
     tol = row_sum_tolerance(M)
-    err = np.abs(arr.sum(axis=2) - 1.0)
-    if np.any(err > tol):
+    sums = arr.sum(axis=2)
+    if not (np.abs(sums - 1.0) <= tol).all():
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite (no NaN or inf)")
+        err = np.abs(sums - 1.0)
         n, i = np.unravel_index(np.argmax(err), err.shape)
         raise ValueError(f"{name}: every row must sum to 1 (tolerance {tol:.1e} for M={M}); "
-                         f"row {i} of step {n + 1} sums to {arr[n, i].sum()!r}")
+                         f"row {i} of step {n + 1} sums to {float(sums[n, i])!r}")
     return arr
 
 
@@ -208,10 +212,11 @@ def check_truth(truth, N: int, M: int, name: str = "truth") -> np.ndarray:
             arr = arr.astype(np.int64)
         else:
             raise ValueError(f"{name} must hold integer state labels in [0, {M - 1}]")
-    if np.any(arr < 0) or np.any(arr >= M):
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi >= M:
         raise ValueError(f"{name} must hold state labels in [0, M-1] = [0, {M - 1}], got "
-                         f"values in [{arr.min()}, {arr.max()}]")
-    return arr.astype(np.int64)
+                         f"values in [{lo}, {hi}]")
+    return arr.astype(np.int64, copy=False)
 
 
 def check_start(start, M: int, exact: bool = False, name: str = "start") -> np.ndarray:
