@@ -14,8 +14,13 @@ The paper's criteria on the starting weights ``lam_{0,n}``:
 ``has_negative``
     some step negative (and fewer than two at 0): no guarantee; other steps can degrade.
 
-Tempering keeps the sign of every ``lam`` (``p > 1/M`` iff ``p_tau > 1/M``), so the criteria
-are the same at any sampling temperature.
+The criteria are the paper's theorems for sampling at temperature 1. Tempering keeps the sign
+of every ``lam`` (``p > 1/M`` iff ``p_tau > 1/M``), so the classes are the same at any
+temperature, but the predictions are not all: with two zero steps the zero steps and ``J = 1/M``
+stay frozen at any temperature, while the other steps are re-tempered every iteration (they
+sharpen towards 1 for ``tau < 1``). For ``tau <= 1`` a positive weight is never lowered by
+tempering (``lam_tau >= lam``), so the all-positive guarantees still hold; for ``tau > 1`` the
+refit can fall below the untempered weight: simulate to see.
 """
 
 from __future__ import annotations
@@ -43,8 +48,8 @@ _PREDICTIONS = {
     "iteration and P_t,n -> I_M (convergence to the ground truth)",
     StartClass.ONE_ZERO: "the zero step moves first; the other steps wait one iteration, then "
     "all increase and converge to I_M",
-    StartClass.FROZEN: "fixed point: two or more steps at lam = 0, nothing ever changes and J "
-    "stays 1/M",
+    StartClass.FROZEN: "fixed point: two or more steps at lam = 0, the zero steps never move and "
+    "J stays 1/M (at temperature 1 nothing changes at all)",
     StartClass.HAS_NEGATIVE: "no guarantee: a negative step can make other steps degrade; "
     "simulate to see",
 }
@@ -136,7 +141,8 @@ def iterations_to_reach(lam0, M: int, epsilon: float = 0.01, max_iterations: int
     check_temperature(temperature)
     err = 1.0 - check_lam(lam0, M, name="lam0")
     result = np.full(err.shape[:-1], -1, dtype=np.int64)
-    active = np.ones(err.shape[:-1], dtype=bool)
+    # two or more zero steps: J = 1/M forever, at any temperature
+    active = (err == 1.0).sum(axis=-1) < 2
     for t in range(max_iterations + 1):
         _, one_minus_J, _, _, _, new_err = _observables(err, M, temperature)
         reached = active & (one_minus_J <= epsilon)

@@ -108,3 +108,22 @@ def test_iterations_to_reach_rejects_bad_max_iterations(max_iterations):
 def test_classify_start_rejects_batches():
     with pytest.raises(ValueError, match="lam0"):
         classify_start(np.full((2, 3), 0.2), 8)
+
+
+def test_frozen_start_is_never_reached_at_any_temperature():
+    # two zero steps: J = 1/M forever; the nonzero step is re-tempered but J cannot move
+    for tau in (0.5, 1.0, 2.0):
+        got = iterations_to_reach([[0.3, 0.0, 0.0], [0.3, 0.2, 0.1]], 8, temperature=tau,
+                                  max_iterations=200)
+        assert got[0] == -1
+    run = iterate_symmetric([0.3, 0.0, 0.0], 8, 6, temperature=0.5)
+    np.testing.assert_array_equal(run.J, np.full(7, 1 / 8))
+    assert np.all(run.lam[:, 1:] == 0)
+
+
+def test_high_temperature_can_undo_the_all_positive_guarantee():
+    """The criteria are theorems at tau = 1 (and tau <= 1); at tau > 1 a positive start can decay."""
+    hot = iterate_symmetric([0.3, 0.2, 0.25], 8, 5, temperature=3.0)
+    assert np.all(np.diff(hot.lam[:, 0]) < 0)
+    cool = iterate_symmetric([0.3, 0.2, 0.25], 8, 5, temperature=0.7)
+    assert np.all(np.diff(cool.lam[:, 0]) >= 0) and cool.lam[-1, 0] > 0.999
