@@ -3,9 +3,10 @@ plain Python loop over the same recurrence (timed on a subsample, scaled linearl
 
 "The same recurrence" is the one the engine evaluates: errors ``e = 1 - lam`` with the
 cancellation-free prefix/suffix products (``A <- A (1 - e)``, ``x <- x + e A``) and
-``e'_n = e_n (1 - Lam_{-n}) / (1 + (M-1) Lam)``, returning ``lam_T`` and ``J_T``. For reference the
-row also reports the naive lam-form loop ``lam'_n = (lam_n + Lam_{-n} + (M-2) Lam)/(1 + (M-1) Lam)``,
-which does fewer operations but loses the quadratic phase to cancellation.
+``e'_n = e_n (1 - Lam_{-n}) / (1 + (M-1) Lam)``, returning ``lam_T`` and ``J_T``. For reference
+the row also reports the naive lam-form loop
+``lam'_n = (lam_n + Lam_{-n} + (M-2) Lam)/(1 + (M-1) Lam)``, which does fewer operations but
+loses the quadratic phase to cancellation.
 """
 
 from __future__ import annotations

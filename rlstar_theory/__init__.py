@@ -48,9 +48,9 @@ from rlstar_theory.symmetric import (
     SymmetricSweep,
     iterate_symmetric,
     iterate_symmetric_exact,
+    sweep_symmetric,
     symmetric_matrix,
     symmetric_star_step,
-    sweep_symmetric,
 )
 from rlstar_theory.tempering import temper, temper_lam
 

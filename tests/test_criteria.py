@@ -122,7 +122,7 @@ def test_frozen_start_is_never_reached_at_any_temperature():
 
 
 def test_high_temperature_can_undo_the_all_positive_guarantee():
-    """The criteria are theorems at tau = 1 (and tau <= 1); at tau > 1 a positive start can decay."""
+    """The criteria hold at tau <= 1; at tau > 1 a positive start can decay."""
     hot = iterate_symmetric([0.3, 0.2, 0.25], 8, 5, temperature=3.0)
     assert np.all(np.diff(hot.lam[:, 0]) < 0)
     cool = iterate_symmetric([0.3, 0.2, 0.25], 8, 5, temperature=0.7)
