@@ -25,6 +25,7 @@ from rlstar_theory import (
     star_step,
     symmetric_matrix,
     symmetric_star_step,
+    sweep_symmetric,
     temper,
     temper_lam,
 )
@@ -540,3 +541,24 @@ def test_million_point_sweep_one_call():
     for i, j in [(0, 0), (517, 3), (999, 999)]:
         one = iterate_symmetric(lam0[i, j], 64, 3)
         np.testing.assert_array_equal(run.lam[:, i, j], one.lam)
+
+
+@given(seed_lam=lam_batches(M=6, N=3, rows=64, lo=-0.2), T=st.integers(0, 12),
+       tau=st.sampled_from([1.0, 0.5, 2.0]))
+def test_sweep_matches_iterate_final_state(seed_lam, T, tau):
+    """The chunked history-free sweep evaluates exactly the recurrence of iterate_symmetric."""
+    seed_lam[::7, 1:] = 0.0  # frozen and single-zero starts in the mix
+    run = iterate_symmetric(seed_lam, 6, T, temperature=tau)
+    for chunk in (7, 10_000):
+        sweep = sweep_symmetric(seed_lam, 6, T, temperature=tau, chunk=chunk)
+        np.testing.assert_array_equal(sweep.lam, run.lam[-1])
+        np.testing.assert_array_equal(sweep.J, run.J[-1])
+        np.testing.assert_array_equal(sweep.one_minus_J, run.one_minus_J[-1])
+
+
+def test_sweep_shapes_and_bad_chunk():
+    lam0 = np.full((4, 5, 2), 0.3)
+    sweep = sweep_symmetric(lam0, 8, 3)
+    assert sweep.lam.shape == (4, 5, 2) and sweep.J.shape == (4, 5)
+    with pytest.raises(ValueError, match="chunk"):
+        sweep_symmetric(lam0, 8, 3, chunk=0)
