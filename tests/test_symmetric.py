@@ -23,9 +23,9 @@ from rlstar_theory import (
     iterate_symmetric_exact,
     robustness,
     star_step,
+    sweep_symmetric,
     symmetric_matrix,
     symmetric_star_step,
-    sweep_symmetric,
     temper,
     temper_lam,
 )
