@@ -249,7 +249,7 @@ def run_experiment(cfg: ZipConfig, out: str | os.PathLike, *, progress: bool = T
         if cfg.data == "sampled":
             rng = np.random.default_rng(child_seed(cfg.seed, t, 1))
             smp = sample_trajectories(P_prev, truth, cfg.samples_per_question,
-                                      cfg.temperature, rng, progress=progress)
+                                      cfg.temperature, rng)
             entry.update(kept=smp.kept, sampled=smp.total, success_rate=smp.success_rate)
             if smp.kept == 0:
                 entry["stopped"] = "no kept trajectory"

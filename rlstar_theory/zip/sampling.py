@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlstar_theory.tempering import temper
+from rlstar_theory.sampling import sample_trajectories as core_sample_trajectories
 
 __all__ = ["SampleResult", "sample_trajectories", "generate_states"]
 
@@ -37,8 +37,7 @@ class SampleResult:
 
 
 def sample_trajectories(P: np.ndarray, truth: np.ndarray, per_question: int,
-                        temperature: float, rng: np.random.Generator,
-                        progress: bool = False) -> SampleResult:
+                        temperature: float, rng: np.random.Generator) -> SampleResult:
     """Sample ``per_question`` trajectories for every question from the tempered ``P`` and
     keep those whose final answer is right.
 
@@ -52,25 +51,16 @@ def sample_trajectories(P: np.ndarray, truth: np.ndarray, per_question: int,
     temperature : float
         Rows ``∝ P**(1/temperature)``.
     rng : numpy.random.Generator
-    """
-    from tqdm.auto import tqdm
 
-    P = temper(np.asarray(P, dtype=np.float64), temperature)
-    N, M = P.shape[0], P.shape[1]
-    q = np.repeat(np.arange(M), per_question)
-    states = [q]
-    cum = np.cumsum(P, axis=2)
-    cum[..., -1] = 1.0
-    for k in tqdm(range(N), desc="sample", leave=False, disable=not progress):
-        cur = states[-1]
-        u = rng.random(cur.shape[0])
-        nxt = np.empty_like(cur)
-        order = np.argsort(cur, kind="stable")
-        bounds = np.searchsorted(cur[order], np.arange(M + 1))
-        for s in range(M):
-            idx = order[bounds[s]:bounds[s + 1]]
-            nxt[idx] = np.searchsorted(cum[k, s], u[idx], side="right")
-        states.append(np.minimum(nxt, M - 1))
+    Notes
+    -----
+    The trajectories come from :func:`rlstar_theory.sampling.sample_trajectories` (the same
+    sampler as the finite-sample engine); this function only filters and counts them.
+    """
+    paths = core_sample_trajectories(P, per_question, rng, temperature=temperature)
+    N, M = paths.shape[1] - 1, np.shape(P)[1]
+    q = paths[:, 0]
+    states = [paths[:, k] for k in range(N + 1)]
     answer = q.copy()
     for k in range(N):
         answer = truth[k][answer]
