@@ -20,7 +20,8 @@ from pathlib import Path
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--delta0", type=float, default=0.2)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: the preset's, 1)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_zip_paper"))
     parser.add_argument("--pretrain-steps", type=int, default=None,
                         help="override the preset's pre-training steps")
