@@ -67,6 +67,7 @@ class _Setup:
     G: np.ndarray  # (M,) answer map
     identity: bool  # G is the identity
     uniform: bool  # D is uniform (float only)
+    inverse: np.ndarray | None  # G^{-1} when G is a permutation, else None
 
 
 def _prepare(P, truth, start) -> tuple[np.ndarray, _Setup]:
@@ -80,8 +81,10 @@ def _prepare(P, truth, start) -> tuple[np.ndarray, _Setup]:
         truth = check_truth(truth, N, M)
         G = answer_map(truth)
         identity = bool((G == np.arange(M)).all())
+    inverse = np.argsort(G) if np.bincount(G, minlength=M).max() == 1 else None
     D = check_start(start, M, exact=exact)
-    return P, _Setup(truth, D, G, identity, uniform=start is None and not exact)
+    return P, _Setup(truth, D, G, identity, uniform=start is None and not exact,
+                     inverse=inverse)
 
 
 def answer_map(truth: np.ndarray) -> np.ndarray:
@@ -141,6 +144,8 @@ def _posterior_checked(P: np.ndarray, setup: _Setup) -> Posterior:
     # step N: C_N[s, s'] = sum_{s0: G(s0) = s'} Fw[N-1][s0, s]
     if setup.identity:
         C[N - 1] = Fw[N - 1].T
+    elif setup.inverse is not None:  # a permutation: C_N^T[G] = Fw[N-1]
+        C[N - 1] = Fw[N - 1][setup.inverse].T
     else:
         C[N - 1] = 0
         np.add.at(C[N - 1].T, G, Fw[N - 1])
