@@ -66,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-from", dest="init_from", metavar="DIR",
                         help="local directory of GPT-2 weights to start from (no download)")
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--threads", type=int, help="torch threads (default 1: a 0.1M-parameter model runs slower on 2)")
+    parser.add_argument("--threads", type=int,
+                        help="torch threads (default 1: a 0.1M-parameter model runs slower "
+                             "on 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
     parser.add_argument("--json", action="store_true", help="print results.json to stdout")
