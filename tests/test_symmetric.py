@@ -13,7 +13,7 @@ from functools import reduce
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from rlstar_theory import (
@@ -201,12 +201,15 @@ def mp_tempered_step_err(lam, M, tau, dps=120):
         lam_s = [1 - e for e in err_s]
         L = mpmath.fprod(lam_s)
         den = 1 + (M - 1) * L
+        if den <= 0:  # no trajectory can succeed (J = 0): nothing is refitted
+            return [float(v) for v in err_s], float(den)
         new = [e * (1 - mpmath.fprod(lam_s[:n] + lam_s[n + 1:])) / den
                for n, e in enumerate(err_s)]
         return [float(v) for v in new], float(den)
 
 
 @given(models(), TEMPERATURES)
+@example(model=(2, 1, np.array([-1.0])), tau=1.0)  # J = 0: found by a newer hypothesis
 def test_error_contraction_float(model, tau):
     """err' = err_s (1 - Lam_-n)/(1 + (M-1) Lam) on the tempered weights, to relative 1e-12
     (divided by 1 + (M-1) Lam where that is small: its conditioning)."""
