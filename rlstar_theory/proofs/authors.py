@@ -69,19 +69,15 @@ def prove_authors_update(
             (f"derived update, step n = {n}, all λ_k = λ", d.refit.x.subs(equal), formula(lam, M))
         )
     bad = first_nonzero(pairs)
-    return ProofResult(
+    return ProofResult.conclude(
         key="authors_update",
         claim="Authors' N = 3 equal-step update: λ' = ((M−2)λ³ + λ² + λ)/((M−1)λ³ + 1), the "
         "general λ'_n at λ_1 = λ_2 = λ_3 = λ.",
         method=f"sympy, symbolic M and λ, {IDENTITY_CHECK}: against the general formula with "
         "Λ₋ₙ = λ², Λ = λ³, and against the update derived from the posterior over paths for "
         "each step n = 1, 2, 3 of N = 3 after substituting λ_1 = λ_2 = λ_3 = λ.",
-        status="proved" if bad is None else "failed",
-        detail=(
-            "matches the general formula and the derived update for n = 1, 2, 3"
-            if bad is None
-            else f"failed: {bad}"
-        ),
+        failure=bad,
+        checked="matches the general formula and the derived update for n = 1, 2, 3",
         n_values=None,
     )
 
@@ -104,18 +100,14 @@ def prove_authors_J(
         cube = explicit_family_matrix(lam, m) ** 3
         pairs.append((f"explicit {m}x{m} cube, entry (0,0)", cube[0, 0], formula(lam, m)))
     bad = first_nonzero(pairs)
-    return ProofResult(
+    return ProofResult.conclude(
         key="authors_J",
         claim="Authors' J for N = 3 equal steps: α³ + 3(M−1)αβ² + (M−1)(M−2)β³ = "
         "(1 + (M−1)λ³)/M, α = 1/M + (M−1)λ/M (diagonal), β = (1−λ)/M (off-diagonal).",
         method=f"sympy, symbolic M and λ, {IDENTITY_CHECK}: against the general J with Λ = λ³ "
         "and against the diagonal of P(λ)³ in span{I, J}; cross-check with the (0,0) entry of "
         "the explicit m×m matrix cube, m = 2..5.",
-        status="proved" if bad is None else "failed",
-        detail=(
-            "equals (1+(M−1)λ³)/M, diag P(λ)³ and explicit cubes m = 2..5"
-            if bad is None
-            else f"failed: {bad}"
-        ),
+        failure=bad,
+        checked="equals (1+(M−1)λ³)/M, diag P(λ)³ and explicit cubes m = 2..5",
         n_values=None,
     )

@@ -35,10 +35,6 @@ def J_formula(Lam: sp.Expr, M: sp.Expr = M_SYMBOL) -> sp.Expr:
     return (1 + (M - 1) * Lam) / M
 
 
-def _status(ok: bool) -> str:
-    return "proved" if ok else "failed"
-
-
 def prove_closure_pair(max_n: int = 5) -> ProofResult:
     """Prove ``P(a) P(b) = P(a b)`` with M, a, b symbols.
 
@@ -70,7 +66,7 @@ def prove_closure_pair(max_n: int = 5) -> ProofResult:
             f"product rule and P(a)P(b) = P(ab) also hold entry-wise for explicit m x m "
             f"matrices, m = {', '.join(map(str, EXPLICIT_M))}"
         )
-    return ProofResult(
+    return ProofResult.conclude(
         key="closure_pair",
         claim="The family is closed under products: P(a) P(b) = P(ab), where "
         "P(λ) = λI + (1−λ)/M·11ᵀ.",
@@ -80,8 +76,8 @@ def prove_closure_pair(max_n: int = 5) -> ProofResult:
         f"{IDENTITY_CHECK} on the I- and J-coefficients of P(a)P(b) and P(ab). "
         "Cross-check: the product rule and P(a)P(b) = P(ab) with explicit m×m sympy matrices, "
         f"m = {', '.join(map(str, EXPLICIT_M))}.",
-        status=_status(bad is None),
-        detail="; ".join(checks) if bad is None else f"failed: {bad}",
+        failure=bad,
+        checked="; ".join(checks),
         n_values=None,
     )
 
@@ -143,15 +139,15 @@ def prove_closure_product(max_n: int = 5) -> ProofResult:
             bad = f"explicit {m}x{m} matrices, N = {N}"
     if not bad:
         checks.append("explicit m×m matrices, N = 2, 3, m = 2, 3, 4")
-    return ProofResult(
+    return ProofResult.conclude(
         key="closure_product",
         claim="For every N: P(λ_1)P(λ_2)…P(λ_N) = P(Λ), Λ = ∏_k λ_k.",
         method="induction on N, each case proved with sympy in span{I, J} with symbolic M: "
         "base N=1 trivial; step: hypothesis ∏_{k≤N}P(λ_k) = P(L) with L a symbol, then "
         f"P(L)P(λ_{{N+1}}) = P(L·λ_{{N+1}}) (both orders) by {IDENTITY_CHECK}. Also direct "
         f"symbolic products for N = 1..{max_n} (one symbol per step) and explicit m×m matrices.",
-        status=_status(bad is None),
-        detail="; ".join(checks) if bad is None else f"failed: {bad}",
+        failure=bad,
+        checked="; ".join(checks),
         n_values=n_values,
     )
 
@@ -208,7 +204,7 @@ def prove_expected_return(max_n: int = 5, formula=J_formula) -> ProofResult:
             bad = f"path sum, M = {m}, N = {N}"
     if not bad:
         checks.append("sum over all paths with explicit matrices, M = 2, 3 and N = 1, 2, 3")
-    return ProofResult(
+    return ProofResult.conclude(
         key="expected_return",
         claim="J = Pr(S_N = s*_N) = (1 + (M−1)Λ)/M (identity truth, uniform start; the same "
         "for any start distribution since all diagonal entries of P(Λ) are equal).",
@@ -217,7 +213,7 @@ def prove_expected_return(max_n: int = 5, formula=J_formula) -> ProofResult:
         f"{IDENTITY_CHECK}. Also for "
         f"N = 1..{max_n} with separate symbols λ_1..λ_N, and by brute-force summation over all "
         "paths with explicit M×M matrices for M = 2, 3, N = 1, 2, 3.",
-        status=_status(bad is None),
-        detail="; ".join(checks) if bad is None else f"failed: {bad}",
+        failure=bad,
+        checked="; ".join(checks),
         n_values=n_values,
     )

@@ -93,15 +93,15 @@ def _step_identity(
             bad = label
             break
     n_values = tuple(range(1, max_n + 1))
-    return ProofResult(
+    return ProofResult.conclude(
         key=key,
         claim=claim,
         method="sympy, symbolic M, on the λ'_n derived from the posterior over paths (see "
         f"star_update), {IDENTITY_CHECK}. General N: λ_n, a, b symbols with F = P(a), "
         "B = P(b), Λ₋ₙ = ab, Λ = λ_n·ab (valid for every N by closure); also every step n of "
         f"N = 1..{max_n} with one symbol per step.",
-        status="proved" if bad is None else "failed",
-        detail=(f"general N and every n of N = 1..{max_n}" if bad is None else f"failed: {bad}"),
+        failure=bad,
+        checked=f"general N and every n of N = 1..{max_n}",
         n_values=n_values,
     )
 
@@ -162,7 +162,7 @@ def prove_robust_all_correct(max_n: int = 5) -> ProofResult:
         if not is_identity(sums.all_correct_and_success / sums.success, target):
             bad = f"explicit path sums M = {m}, N = {N}"
     cases = ", ".join(f"M={m} N={N}" for m, N in EXPLICIT_CASES)
-    return ProofResult(
+    return ProofResult.conclude(
         key="robust_all_correct",
         claim="Robustness: Pr(all steps correct | success) = ∏_n p_n / J.",
         method="sympy, symbolic M, span{I, J}: an all-correct path never leaves s_0, so it "
@@ -170,12 +170,8 @@ def prove_robust_all_correct(max_n: int = 5) -> ProofResult:
         f"Pr(success) = diag(∏P(λ_n)); {IDENTITY_CHECK} against ∏p_n/J for N = 1..{max_n} "
         f"(one symbol per step). Cross-check: brute-force sums over all paths, explicit "
         f"matrices ({cases}).",
-        status="proved" if bad is None else "failed",
-        detail=(
-            f"N = 1..{max_n} symbolic M; explicit path sums {cases}"
-            if bad is None
-            else f"failed: {bad}"
-        ),
+        failure=bad,
+        checked=f"N = 1..{max_n} symbolic M; explicit path sums {cases}",
         n_values=n_values,
     )
 
@@ -209,7 +205,7 @@ def prove_robust_step_wrong(max_n: int = 5) -> ProofResult:
                 break
     n_values = tuple(range(1, max_n + 1))
     cases = ", ".join(f"M={m} N={N}" for m, N in EXPLICIT_CASES)
-    return ProofResult(
+    return ProofResult.conclude(
         key="robust_step_wrong",
         claim="Robustness: Pr(step n wrong | success) = 1 − p'_n, with p'_n the refitted "
         "diagonal p_n(1+(M−1)Λ₋ₙ)/(1+(M−1)Λ).",
@@ -217,11 +213,7 @@ def prove_robust_step_wrong(max_n: int = 5) -> ProofResult:
         "star_update: Pr(step n wrong, success) = M(M−1)·(off-diagonal entry), Pr(success) = "
         f"M·(row sum); {IDENTITY_CHECK}. General N with F = P(a), B = P(b); every n of "
         f"N = 1..{max_n}; brute-force path sums with explicit matrices ({cases}).",
-        status="proved" if bad is None else "failed",
-        detail=(
-            f"general N, every n of N = 1..{max_n}, explicit path sums {cases}"
-            if bad is None
-            else f"failed: {bad}"
-        ),
+        failure=bad,
+        checked=f"general N, every n of N = 1..{max_n}, explicit path sums {cases}",
         n_values=n_values,
     )

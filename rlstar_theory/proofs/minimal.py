@@ -60,18 +60,14 @@ def prove_minimal(max_n: int = 5, formula: UpdateFormula = star_update_formula) 
         other = lams[2 - n]
         if not is_identity(2 * q - 1, formula(lams[n - 1], other, l1 * l2, sp.Integer(2))):
             bad = f"λ'_{n}"
-    return ProofResult(
+    return ProofResult.conclude(
         key="minimal_N2_M2",
         claim="Minimal case N = M = 2: J = (1+λ_1λ_2)/2 and λ'_1 = λ'_2 = (λ_1+λ_2)/(1+λ_1λ_2), "
         "the general formulas at N = M = 2.",
         method=f"brute force: explicit 2×2 matrices with symbols λ_1, λ_2, sum over all {n_paths} "
         "paths (s_0, s_1, s_2) (2 starts × 2² continuations) of Pr(path)·[s_2 = s_0]; refit rows "
         f"= numerator/row sum; {IDENTITY_CHECK} against the general J and λ'_n.",
-        status="proved" if bad is None else "failed",
-        detail=(
-            "J, symmetric refit and λ'_1, λ'_2 match the general formulas"
-            if bad is None
-            else f"failed: {bad}"
-        ),
+        failure=bad,
+        checked="J, symmetric refit and λ'_1, λ'_2 match the general formulas",
         n_values=(2,),
     )

@@ -56,6 +56,18 @@ class ProofResult:
     detail: str
     n_values: tuple[int, ...] | None
 
+    @classmethod
+    def conclude(cls, key: str, claim: str, method: str, failure: str | None, checked: str,
+                 n_values: tuple[int, ...] | None) -> ProofResult:
+        """The result of a proof whose checks found ``failure`` (``None``: every check passed).
+
+        ``status`` is ``"proved"`` exactly when ``failure is None``; ``detail`` is then
+        ``checked`` (what was verified), otherwise ``"failed: " + failure``.
+        """
+        if failure is None:
+            return cls(key, claim, method, "proved", checked, n_values)
+        return cls(key, claim, method, "failed", f"failed: {failure}", n_values)
+
     @property
     def proved(self) -> bool:
         """``True`` when ``status == "proved"``."""

@@ -63,7 +63,7 @@ def prove_sign_improvement(max_n: int = 5) -> ProofResult:
     ok_rest = positive_certificate(rest, [_u], [_v, _w, _m])
     ok_top = is_identity((1 - d.refit.x).subs({a: 1, b: 1}), 0)
     ok = ok_gain and ok_rest and ok_top
-    return ProofResult(
+    return ProofResult.conclude(
         key="sign_improvement",
         claim="For λ's in (0, 1] and M ≥ 2: λ_n < 1 ⇒ λ'_n − λ_n > 0 (strict improvement), "
         "and λ'_n ≤ 1 (= 1 iff Λ₋ₙ = 1).",
@@ -72,12 +72,8 @@ def prove_sign_improvement(max_n: int = 5) -> ProofResult:
         f"{POSITIVITY_SUBSTITUTION}; {POSITIVITY_METHOD}. Applied to λ'_n − λ_n (each factor "
         "of the improvement identity is positive) and to (1 − λ'_n)/(1 − ab); 1 − λ'_n = 0 at "
         "a = b = 1 checked exactly.",
-        status="proved" if ok else "failed",
-        detail=(
-            "certificates found for λ'_n − λ_n > 0 and (1−λ'_n)/(1−Λ₋ₙ) > 0"
-            if ok
-            else f"failed: gain {ok_gain}, bound {ok_rest}, top {ok_top}"
-        ),
+        failure=None if ok else f"gain {ok_gain}, bound {ok_rest}, top {ok_top}",
+        checked="certificates found for λ'_n − λ_n > 0 and (1−λ'_n)/(1−Λ₋ₙ) > 0",
         n_values=None,
     )
 
@@ -111,19 +107,15 @@ def prove_sign_freeze(max_n: int = 5) -> ProofResult:
                     break
     if not bad and not is_identity(J_formula(sp.Integer(0), M), 1 / M):
         bad = "J at Λ = 0"
-    return ProofResult(
+    return ProofResult.conclude(
         key="sign_freeze",
         claim="Two or more λ's equal to 0 ⇒ λ'_k = λ_k for every k: a fixed point, J stays 1/M.",
         method="general N: for every step n some other step has λ = 0, so a = 0 or b = 0 in the "
         "update derived with F = P(a), B = P(b); substitute and check λ'_n = λ_n "
         f"({IDENTITY_CHECK}) for a = 0 and for b = 0. Also every pair of zero steps and every "
         f"step of N = 2..{max_n} (one symbol per step); J = (1+(M−1)·0)/M = 1/M.",
-        status="proved" if bad is None else "failed",
-        detail=(
-            f"general N (a = 0, b = 0) and all pairs/steps of N = 2..{max_n}"
-            if bad is None
-            else f"failed: {bad}"
-        ),
+        failure=bad,
+        checked=f"general N (a = 0, b = 0) and all pairs/steps of N = 2..{max_n}",
         n_values=n_values,
     )
 
@@ -162,7 +154,7 @@ def prove_sign_one_zero(max_n: int = 5) -> ProofResult:
                     break
             if bad:
                 break
-    return ProofResult(
+    return ProofResult.conclude(
         key="sign_one_zero",
         claim="Exactly one λ_n = 0 (others in (0, 1]) ⇒ at t = 0 the other steps do not move "
         "and λ'_n = Λ₋ₙ > 0; from t = 1 all λ's are > 0.",
@@ -171,11 +163,7 @@ def prove_sign_one_zero(max_n: int = 5) -> ProofResult:
         "(a = 1/(1+v), b = 1/(1+w), v, w ≥ 0); for any other step the zero lies in its a or "
         "b: substitute a = 0 / b = 0 and check λ' = λ. Also every zero position and every "
         f"step of N = 1..{max_n} (one symbol per step).",
-        status="proved" if bad is None else "failed",
-        detail=(
-            f"general N and every zero position/step of N = 1..{max_n}"
-            if bad is None
-            else f"failed: {bad}"
-        ),
+        failure=bad,
+        checked=f"general N and every zero position/step of N = 1..{max_n}",
         n_values=n_values,
     )

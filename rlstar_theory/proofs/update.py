@@ -194,15 +194,13 @@ def prove_star_update(max_n: int = 5, formula: UpdateFormula = star_update_formu
         if bad:
             break
         bad = _explicit_check(N, m, formula)
-    detail = (
+    checked = (
         "general N (symbols M, λ_n, a, b); every n of N = "
         f"1..{max_n} (separate symbols); explicit path sums M = 3 N = 3, M = 4 N = 2: "
         "numerator row sums = direct denominator, refit rows sum to 1 and lie in the family, "
         "λ'_n and p'_n match"
-        if bad is None
-        else f"failed: {bad}"
     )
-    return ProofResult(
+    return ProofResult.conclude(
         key="star_update",
         claim="One exact STaR step keeps the family: refit of step n is P(λ'_n) with "
         "λ'_n = (λ_n + Λ₋ₙ + (M−2)Λ)/(1+(M−1)Λ), i.e. p'_n = p_n(1+(M−1)Λ₋ₙ)/(1+(M−1)Λ) "
@@ -217,7 +215,7 @@ def prove_star_update(max_n: int = 5, formula: UpdateFormula = star_update_formu
         "F·B only enters through Λ₋ₙ = ab, Λ = λ_n·ab). Also for every step n of N = "
         f"1..{max_n} with one symbol per step, and against a brute-force sum over all paths "
         "with explicit matrices (M = 3, N = 3; M = 4, N = 2).",
-        status="proved" if bad is None else "failed",
-        detail=detail,
+        failure=bad,
+        checked=checked,
         n_values=n_values,
     )
