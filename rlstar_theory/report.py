@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from rlstar_theory.atomic import write_bytes_atomic
 from rlstar_theory.conventions import delta_diag_to_lam, lam_to_delta_diag
 from rlstar_theory.criteria import classify_start, iterations_to_reach
 from rlstar_theory.dense import expected_return, iterate_dense, robustness, star_step
@@ -33,7 +34,7 @@ from rlstar_theory.figures import authors as fig_authors
 from rlstar_theory.figures import finite_sample as fig_finite
 from rlstar_theory.figures import rate as fig_rate
 from rlstar_theory.figures import robustness as fig_robust
-from rlstar_theory.figures.io import save_json, to_jsonable, write_bytes_atomic
+from rlstar_theory.figures.io import save_json, to_jsonable
 from rlstar_theory.symmetric import (
     iterate_symmetric,
     iterate_symmetric_exact,

@@ -18,6 +18,7 @@ seeded from ``(seed, t)``, so a resumed run gives the same numbers as an uninter
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rlstar_theory.atomic import write_bytes_atomic
 from rlstar_theory.conventions import delta_diag_to_lam
 from rlstar_theory.dense import diag_excess, expected_return, iterate_dense, posterior, star_step
 from rlstar_theory.symmetric import iterate_symmetric
@@ -64,17 +66,15 @@ class RunResult:
 
 
 def atomic_write_json(path: Path, data) -> None:
-    """Write JSON to ``path.tmp`` then ``os.replace`` it onto ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=True) + "\n")
-    os.replace(tmp, path)
+    """Write ``data`` as JSON to ``path`` atomically (NaN allowed)."""
+    write_bytes_atomic(path, (json.dumps(data, indent=1, allow_nan=True) + "\n").encode())
 
 
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    """``np.save`` to a temporary file then ``os.replace`` it onto ``path``."""
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    """``np.save`` ``array`` to ``path`` atomically."""
+    buf = io.BytesIO()
+    np.save(buf, array)
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def child_seed(seed: int, *key: int) -> int:
