@@ -182,12 +182,15 @@ def _products(errs: list[np.ndarray]) -> _Products:
     return _Products(np.asarray(A_pre[N]), np.asarray(x_pre[N]), others, one_minus_others)
 
 
-def _step_errs(errs: list[np.ndarray], M: int) -> tuple[list[np.ndarray], _Products]:
+def _step_errs(errs: list[np.ndarray], M: int,
+               prods: _Products | None = None) -> tuple[list[np.ndarray], _Products]:
     """One exact STaR step on errors: ``err'_n = err_n (1 - Lam_{-n}) / (1 + (M-1) Lam)``.
 
-    Where ``1 + (M-1) Lam = 0`` (no trajectory ever succeeds) nothing is refitted.
+    Where ``1 + (M-1) Lam = 0`` (no trajectory ever succeeds) nothing is refitted. ``prods``
+    may pass in ``_products(errs)`` when the caller already has it.
     """
-    prods = _products(errs)
+    if prods is None:
+        prods = _products(errs)
     denom = 1.0 + (M - 1) * prods.total
     ok = denom > 0
     if np.all(ok):
@@ -202,9 +205,10 @@ def _split(err: np.ndarray) -> list[np.ndarray]:
     return [err[..., k] for k in range(err.shape[-1])]
 
 
-def _step_err(err: np.ndarray, M: int) -> tuple[np.ndarray, _Products]:
+def _step_err(err: np.ndarray, M: int,
+              prods: _Products | None = None) -> tuple[np.ndarray, _Products]:
     """:func:`_step_errs` on an ``(..., N)`` array."""
-    new, prods = _step_errs(_split(err), M)
+    new, prods = _step_errs(_split(err), M, prods)
     return np.stack(new, axis=-1), prods
 
 
@@ -239,7 +243,8 @@ def _observables(err: np.ndarray, M: int, temperature: float):
     J = (1.0 + (M - 1) * prods_model.total) / M
     one_minus_J = (M - 1) * prods_model.one_minus_total / M
     err_sample = temper_err(err, M, temperature)
-    new_err, prods = _step_err(err_sample, M)
+    # at tau = 1 the sampling policy is the model: its products are already known
+    new_err, prods = _step_err(err_sample, M, prods_model if temperature == 1.0 else None)
     J_sampling = (1.0 + (M - 1) * prods.total) / M
     # prod_n p_n / J in log space (no underflow for long chains): p_n = 1 - (M-1) err_n / M
     diag = 1.0 - (M - 1) * err_sample / M
