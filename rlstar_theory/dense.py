@@ -253,8 +253,11 @@ def diag_excess(P, truth=None) -> np.ndarray:
     """Mean diagonal excess per step, ``mean_s P_n[s, g_n(s)] - 1/M`` (the data generator's
     "delta", ``delta_diag``, generalised to any matrices); shape ``(N,)``."""
     P = check_transition(P)
+    return _diag_excess_checked(P, check_truth(truth, P.shape[0], P.shape[1]))
+
+
+def _diag_excess_checked(P: np.ndarray, truth: np.ndarray) -> np.ndarray:
     N, M = P.shape[0], P.shape[1]
-    truth = check_truth(truth, N, M)
     rows = np.arange(M)
     base = Fraction(1, M) if is_exact(P) else 1.0 / M
     return np.array([P[n, rows, truth[n]].mean() - base for n in range(N)],
@@ -378,11 +381,12 @@ def iterate_dense(P0, iterations: int, truth=None, start=None,
         post = _posterior_checked(Psample, setup)
         rob = _robustness_checked(Psample, setup, post)
         Ps.append(P)
-        Js.append(_expected_return_checked(P, setup))
+        # at temperature 1 the sampling policy is P itself, whose success probability is J
+        Js.append(post.success if Psample is P else _expected_return_checked(P, setup))
         Jss.append(post.success)
         pall.append(rob.p_all_correct_given_success)
         pwrong.append(rob.p_step_wrong_given_success)
-        dd.append(diag_excess(P, setup.truth))
+        dd.append(_diag_excess_checked(P, setup.truth))
         if t < T:
             P = _refit(P, post.joint)
     dtype = object if exact else float
