@@ -33,6 +33,7 @@ from rlstar_theory.dense import (
     expected_return,
     iterate_dense,
     posterior,
+    refit,
     robustness,
     star_step,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "lam_to_delta_diag",
     "lam_to_diag_prob",
     "posterior",
+    "refit",
     "robustness",
     "sample_trajectories",
     "star_step",

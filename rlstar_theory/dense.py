@@ -52,6 +52,7 @@ __all__ = [
     "expected_return",
     "iterate_dense",
     "posterior",
+    "refit",
     "robustness",
     "Robustness",
     "star_step",
@@ -178,7 +179,23 @@ def posterior(P, truth=None, start=None, temperature: float = 1.0) -> Posterior:
     return _posterior_checked(temper(P, temperature), setup)
 
 
-def _refit(P: np.ndarray, joint: np.ndarray) -> np.ndarray:
+def refit(P: np.ndarray, joint: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood transition rows from joint weights, keeping rows that have no data.
+
+    Parameters
+    ----------
+    P : ndarray, shape (N, M, M)
+        The previous policy (float64 or Fractions); supplies the rows without data.
+    joint : ndarray, shape (N, M, M)
+        Non-negative weights of the kept transitions, e.g. ``Posterior.joint`` (exact STaR) or
+        the (weighted) counts of the kept sampled trajectories (finite-sample STaR).
+
+    Returns
+    -------
+    ndarray, shape (N, M, M)
+        ``joint[n, s, :] / sum_{s'} joint[n, s, s']`` where that sum is positive, else
+        ``P[n, s, :]``.
+    """
     den = joint.sum(axis=2, keepdims=True)
     visited = den > 0
     if visited.all():
@@ -217,7 +234,7 @@ def star_step(P, truth=None, start=None, temperature: float = 1.0) -> np.ndarray
     """
     P, setup = _prepare(P, truth, start)
     post = _posterior_checked(temper(P, temperature), setup)
-    return _refit(P, post.joint)
+    return refit(P, post.joint)
 
 
 def expected_return(P, truth=None, start=None, temperature: float = 1.0):
@@ -388,7 +405,7 @@ def iterate_dense(P0, iterations: int, truth=None, start=None,
         pwrong.append(rob.p_step_wrong_given_success)
         dd.append(_diag_excess_checked(P, setup.truth))
         if t < T:
-            P = _refit(P, post.joint)
+            P = refit(P, post.joint)
     dtype = object if exact else float
     return DenseRun(
         P=np.stack(Ps),

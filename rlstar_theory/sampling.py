@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlstar_theory.dense import answer_map, expected_return
+from rlstar_theory.dense import answer_map, expected_return, refit
 from rlstar_theory.tempering import temper
 from rlstar_theory.validation import (
     check_iterations,
@@ -173,17 +173,14 @@ def finite_sample_star_step(P, samples_per_question: int, rng=None, truth=None, 
         is_wrong = kept[:, n + 1] != truth[n][kept[:, n]]
         wrong[n] = int(is_wrong.sum())
         any_wrong |= is_wrong
-    den = counts.sum(axis=2, keepdims=True)
-    visited = den > 0
-    new = np.where(visited, counts / np.where(visited, den, 1.0), P)
     return FiniteSampleStep(
-        P=new,
+        P=refit(P, counts),
         n_sampled=len(paths),
         n_kept=len(kept),
         success_rate=float(weights.sum()),
         wrong_steps_kept=wrong,
         kept_with_wrong_step=int(any_wrong.sum()),
-        rows_without_data=int((~visited).sum()),
+        rows_without_data=int((counts.sum(axis=2) == 0).sum()),
     )
 
 

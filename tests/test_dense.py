@@ -18,6 +18,7 @@ from rlstar_theory import (
     expected_return,
     iterate_dense,
     posterior,
+    refit,
     robustness,
     star_step,
     temper,
@@ -203,3 +204,27 @@ def test_positive_model_support_of_the_refit(model):
     answers[answer_map(model.truth)] = True
     assert np.all(new[-1][:, answers] > 0)
     assert np.all(new[-1][:, ~answers] == 0)
+
+
+def test_refit_normalises_rows_with_data_and_keeps_the_others():
+    P = np.array([[[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [1 / 3, 1 / 3, 1 / 3]]])
+    joint = np.array([[[2.0, 6.0, 0.0], [0.0, 0.0, 0.0], [0.0, 1.0, 3.0]]])
+    new = refit(P, joint)
+    np.testing.assert_array_equal(new[0, 0], [0.25, 0.75, 0.0])
+    np.testing.assert_array_equal(new[0, 1], P[0, 1])  # no data: previous row kept
+    np.testing.assert_array_equal(new[0, 2], [0.0, 0.25, 0.75])
+    third = np.array([[[Fraction(1, 3)] * 3] * 3], dtype=object)
+    counts = np.array([[[Fraction(1), Fraction(3), Fraction(0)], [Fraction(0)] * 3,
+                        [Fraction(2), Fraction(0), Fraction(2)]]], dtype=object)
+    exact = refit(third, counts)
+    assert list(exact[0, 0]) == [Fraction(1, 4), Fraction(3, 4), Fraction(0)]
+    assert list(exact[0, 1]) == [Fraction(1, 3)] * 3  # kept, still exact
+    assert list(exact[0, 2]) == [Fraction(1, 2), Fraction(0), Fraction(1, 2)]
+
+
+def test_star_step_is_refit_of_the_posterior():
+    rng = np.random.default_rng(3)
+    P = rng.dirichlet(np.ones(5), size=(3, 5))
+    truth = rng.integers(0, 5, size=(3, 5))
+    post = posterior(P, truth, temperature=0.5)
+    np.testing.assert_array_equal(refit(P, post.joint), star_step(P, truth, temperature=0.5))

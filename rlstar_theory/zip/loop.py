@@ -30,7 +30,7 @@ import numpy as np
 
 from rlstar_theory.atomic import write_bytes_atomic
 from rlstar_theory.conventions import delta_diag_to_lam
-from rlstar_theory.dense import diag_excess, expected_return, iterate_dense, posterior, star_step
+from rlstar_theory.dense import diag_excess, expected_return, iterate_dense, posterior, refit
 from rlstar_theory.symmetric import iterate_symmetric
 from rlstar_theory.zip.config import ZipConfig
 from rlstar_theory.zip.data import (
@@ -248,8 +248,8 @@ def run_experiment(cfg: ZipConfig, out: str | os.PathLike, *, progress: bool = T
             break
         timing = {}
         a = time.perf_counter()
-        pred = star_step(P_prev, truth, temperature=cfg.temperature)
         post = posterior(P_prev, truth, temperature=cfg.temperature)
+        pred = refit(P_prev, post.joint)  # = star_step(P_prev, truth, temperature)
         row_mass = post.joint.sum(axis=2)
         timing["theory_s"] = time.perf_counter() - a
         entry: dict = {"t": t}
@@ -266,13 +266,9 @@ def run_experiment(cfg: ZipConfig, out: str | os.PathLike, *, progress: bool = T
                 break
             counts = smp.counts
             W = counts_weights(counts)
-            visited = counts.sum(axis=2) > 0
-            with np.errstate(invalid="ignore", divide="ignore"):
-                emp = np.where(visited[..., None],
-                               counts / np.maximum(counts.sum(axis=2, keepdims=True), 1),
-                               P_prev)
+            emp = refit(P_prev, counts.astype(np.float64))
             entry["pred_vs_counts"] = matrix_gap(pred, emp, row_mass)
-            entry["rows_with_data"] = int(visited.sum())
+            entry["rows_with_data"] = int((counts.sum(axis=2) > 0).sum())
         else:
             W = exact_filtered_weights(P_prev, truth, cfg.temperature)
             entry["rows_with_data"] = int((W.sum(axis=2) > 0).sum())
