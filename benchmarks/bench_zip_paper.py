@@ -24,7 +24,8 @@ def main() -> int:
                         help="torch threads (default: the preset's, 1)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_zip_paper"))
     parser.add_argument("--pretrain-steps", type=int, default=None,
-                        help="override the preset's pre-training steps")
+                        help="override the preset's final pre-training steps")
+    parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
@@ -34,7 +35,7 @@ def main() -> int:
     from rlstar_theory.zip.report import summary_lines, write_figures
 
     cfg = make_config("paper", delta0_diag=args.delta0, threads=args.threads,
-                      pretrain_steps=args.pretrain_steps)
+                      pretrain_steps=args.pretrain_steps, seed=args.seed)
     if args.out.exists() and not args.resume:
         shutil.rmtree(args.out)
     start = time.perf_counter()

@@ -4,8 +4,7 @@ Examples
 --------
 ``rlstar zip-experiment --preset smoke --out runs/smoke``
 ``rlstar zip-experiment --preset paper --delta0 0.2 --out runs/paper_d02``
-``rlstar zip-experiment --preset paper --delta0 0.1 --out runs/paper_d01``  (curriculum: fits
-0.2 first, then continues at 0.1)
+``rlstar zip-experiment --preset paper --delta0 0.1 --out runs/paper_d01``
 
 Needs the ``gpt2`` extra (torch, transformers, tqdm). Re-running the same command with the same
 ``--out`` resumes after the last finished iteration.
@@ -38,9 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "convention: correct with probability 1/M + delta_diag), one value "
                              "or one per step")
     parser.add_argument("--warm-delta", dest="warm_delta_diag", metavar="D|none",
-                        help="curriculum: pre-train at this delta_diag first, then continue at "
-                             "--delta0 (paper preset: automatic 0.2 when --delta0 < 0.15; "
-                             "'none' switches it off)")
+                        help="curriculum: pre-train at this delta_diag first (default 0.9), "
+                             "then move the data linearly to --delta0; 'none' switches it off")
     parser.add_argument("--iterations", type=int, help="maximum RL-STaR iterations T")
     parser.add_argument("--samples", type=int, dest="samples_per_question",
                         help="trajectories sampled per question per iteration")
@@ -53,10 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=int, dest="n_layer", help="GPT-2 layers")
     parser.add_argument("--width", type=int, dest="n_embd", help="GPT-2 width (n_embd)")
     parser.add_argument("--heads", type=int, dest="n_head", help="attention heads")
-    parser.add_argument("--pretrain-steps", type=int, dest="pretrain_steps")
-    parser.add_argument("--pretrain-lr", type=float, dest="pretrain_lr")
-    parser.add_argument("--continue-steps", type=int, dest="pretrain_continue_steps",
-                        help="steps of the curriculum's second stage")
+    parser.add_argument("--warm-steps", type=int, dest="pretrain_warm_steps",
+                        help="pre-training steps at --warm-delta")
+    parser.add_argument("--ramp-steps", type=int, dest="pretrain_ramp_steps",
+                        help="pre-training steps moving the data from --warm-delta to --delta0")
+    parser.add_argument("--pretrain-steps", type=int, dest="pretrain_steps",
+                        help="pre-training steps at --delta0 (learning rate decaying)")
+    parser.add_argument("--pretrain-lr", type=float, dest="pretrain_lr",
+                        help="peak pre-training learning rate")
     parser.add_argument("--train-steps", type=int, dest="train_steps",
                         help="retraining steps per iteration")
     parser.add_argument("--train-lr", type=float, dest="train_lr",
@@ -90,8 +92,8 @@ def make_config_from_args(args: argparse.Namespace):
 
     names = ("n_bits", "warm_delta_diag", "iterations", "samples_per_question", "temperature",
              "data", "restart", "n_layer", "n_embd", "n_head", "pretrain_steps", "pretrain_lr",
-             "pretrain_continue_steps", "train_steps", "train_lr", "stop_J", "init_from", "seed",
-             "threads")
+             "pretrain_warm_steps", "pretrain_ramp_steps", "train_steps", "train_lr", "stop_J",
+             "init_from", "seed", "threads")
     over = {k: getattr(args, k, None) for k in names}
     over["delta0_diag"] = _parse_delta(getattr(args, "delta0", None))
     warm = over["warm_delta_diag"]

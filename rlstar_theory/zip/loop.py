@@ -160,6 +160,7 @@ def run_experiment(cfg: ZipConfig, out: str | os.PathLike, *, progress: bool = T
     import torch
 
     from rlstar_theory.zip.model import build_model, load_model, save_model
+    from rlstar_theory.zip.pretrain import pretrain
     from rlstar_theory.zip.scoring import score_matrices
     from rlstar_theory.zip.train import train
 
@@ -189,30 +190,10 @@ def run_experiment(cfg: ZipConfig, out: str | os.PathLike, *, progress: bool = T
         t0 = time.perf_counter()
         model = load_model(cfg.init_from, task) if cfg.init_from else build_model(cfg, task)
         target_W = noisy_weights(task, cfg.delta0_diag, truth)
-        first_W = target_W if cfg.warm_delta_diag is None else noisy_weights(
-            task, cfg.warm_delta_diag, truth)
-        first = "pretrain" if cfg.warm_delta_diag is None else "warm"
-        adaptive = cfg.pretrain_stop_excess is not None
-        # (name, weights, steps, lr, train() options)
-        stages = [(first, first_W, cfg.pretrain_steps, cfg.pretrain_lr,
-                   dict(schedule="constant", stop_excess=cfg.pretrain_stop_excess)
-                   if adaptive else {})]
-        if cfg.pretrain_anneal_steps:
-            stages.append((f"{first}:anneal", first_W, cfg.pretrain_anneal_steps,
-                           cfg.pretrain_lr, dict(warmup_steps=0, final_factor=0.01)))
-        if cfg.warm_delta_diag is not None:
-            stages.append(("continue", target_W, cfg.pretrain_continue_steps,
-                           cfg.pretrain_continue_lr, {}))
-        stage_info = []
-        for i, (name, W, steps, lr, extra) in enumerate(stages):
-            r = train(model, tables, training_data(tables, W), steps=steps, lr=lr,
-                      seed=child_seed(cfg.seed, 0, i), desc=f"pretrain:{name}",
-                      **{**kw, **extra})
-            stage_info.append({"stage": name, "steps": r.steps, "lr": lr,
-                               "final_loss": r.final_loss, "floor": r.floor,
-                               "losses": list(r.losses)})
-            log(f"pre-training stage {name}: {r.steps} steps, loss {r.final_loss:.4f} "
-                f"(floor {r.floor:.4f})")
+        training = pretrain(model, cfg, task, tables, truth, seed=child_seed(cfg.seed, 0, 0),
+                            progress=progress)
+        log(f"pre-training: {training['steps']} steps, loss {training['final_loss']:.4f} "
+            f"(floor {training['floor']:.4f})")
         t1 = time.perf_counter()
         P0 = score_matrices(model, tables, cfg.score_batch)
         t2 = time.perf_counter()
@@ -226,7 +207,7 @@ def run_experiment(cfg: ZipConfig, out: str | os.PathLike, *, progress: bool = T
             "gap_to_target": matrix_gap(target, P0),
             "J": float(expected_return(P0, truth)),
             "J_target": float(expected_return(target, truth)),
-            "stages": stage_info,
+            "training": training,
             "timing": {"train_s": t1 - t0, "score_s": t2 - t1},
         }
         results["pretrain"] = pre

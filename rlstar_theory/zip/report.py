@@ -9,6 +9,9 @@ import numpy as np
 
 __all__ = ["write_figures", "summary_lines"]
 
+#: log-scale plots floor values here (J = 1 exactly, entries that are exactly 0)
+_LOG_FLOOR = 1e-12
+
 
 def _load(out: Path) -> tuple[dict, dict]:
     cfg = json.loads((out / "config.json").read_text())
@@ -32,27 +35,36 @@ def write_figures(out: str | Path) -> list[Path]:
     T = len(its)
     paths = []
 
-    # J against t: GPT-2 against theory
-    fig, ax = plt.subplots(figsize=(6, 4))
+    # J against t, GPT-2 against theory; right: 1 - J on a log scale (the gaps near J = 1)
+    fig, (ax, ax_log) = plt.subplots(1, 2, figsize=(11, 4))
     t_all = np.arange(T + 1)
     J_learned = [res["pretrain"]["J"]] + [e["J"] for e in its]
-    ax.plot(t_all, J_learned, "o-", label="GPT-2 (learned matrices)")
     succ = [e.get("success_rate") for e in its]
-    if all(s is not None for s in succ) and succ:
-        ax.plot(np.arange(T), succ, "x", label=f"sampled success rate (tau={cfg['temperature']})")
     J_pred = [e["J_pred"] for e in its]
-    ax.plot(np.arange(1, T + 1), J_pred, "s", mfc="none", label="dense engine from learned P_{t-1}")
     th = res["theory"]
     n_th = min(len(th["J_closed_form_from_fit"]), T + 2)  # one step past the run
     tt = np.arange(n_th)
-    ax.plot(tt, th["J_closed_form_from_fit"][:n_th], "--",
-            label="closed form from fitted delta_diag_0")
-    ax.plot(tt, th["J_dense_from_P0"][:n_th], ":", label="dense engine from learned P_0")
-    ax.set_xlabel("iteration t")
+    for a, transform in ((ax, lambda v: np.asarray(v, dtype=float)),
+                         (ax_log, lambda v: np.maximum(1.0 - np.asarray(v, dtype=float),
+                                                       _LOG_FLOOR))):
+        a.plot(t_all, transform(J_learned), "o-", label="GPT-2 (learned matrices)")
+        if all(v is not None for v in succ) and succ:
+            a.plot(np.arange(T), transform(succ), "x",
+                   label=f"sampled success rate (tau={cfg['temperature']})")
+        a.plot(np.arange(1, T + 1), transform(J_pred), "s", mfc="none",
+               label="dense engine from learned P_{t-1}")
+        a.plot(tt, transform(th["J_closed_form_from_fit"][:n_th]), "--",
+               label="closed form from fitted delta_diag_0")
+        a.plot(tt, transform(th["J_dense_from_P0"][:n_th]), ":",
+               label="dense engine from learned P_0")
+        a.set_xlabel("iteration t")
     ax.set_ylabel("J")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7)
     ax.set_title(f"zip n={cfg['n_bits']}, delta_diag_0={cfg['delta0_diag']}")
+    ax_log.set_yscale("log")
+    ax_log.set_ylabel(f"1 - J (floored at {_LOG_FLOOR:g})")
+    ax_log.set_title("distance from J = 1")
     fig.tight_layout()
     paths.append(out / "J.png")
     fig.savefig(paths[-1], dpi=120)
@@ -75,21 +87,40 @@ def write_figures(out: str | Path) -> list[Path]:
     fig.savefig(paths[-1], dpi=100)
     plt.close(fig)
 
-    # predicted against learned entries
+    # learned entries against their references, log-log: P_0 against the pre-training
+    # target, P_t against the dense engine's prediction from P_{t-1}
+    from rlstar_theory.zip.data import noisy_weights
+    from rlstar_theory.zip.task import ZipTask
+
+    task = ZipTask(cfg["n_bits"])
+    target = noisy_weights(task, cfg["delta0_diag"]) * task.M
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 5))
+    ax0.plot(np.maximum(target.ravel(), _LOG_FLOOR), np.maximum(P0.ravel(), _LOG_FLOOR), ".",
+             ms=2, alpha=0.5)
+    ax0.set_xlabel("pre-training target entry")
+    ax0.set_ylabel("learned P_0 entry")
+    ax0.set_title("pre-trained model against its data")
+    for t in range(1, T + 1):
+        pred = np.load(out / "matrices" / f"pred_{t:03d}.npy").ravel()
+        P = np.load(out / "matrices" / f"P_{t:03d}.npy").ravel()
+        ax1.plot(np.maximum(pred, _LOG_FLOOR), np.maximum(P, _LOG_FLOOR), ".", ms=2, alpha=0.5,
+                 label=f"t={t}")
+    ax1.set_xlabel("dense prediction star_step(P_{t-1}) entry")
+    ax1.set_ylabel("learned P_t entry")
+    ax1.set_title("RL-STaR iterations: learned against predicted")
     if T:
-        fig, ax = plt.subplots(figsize=(5, 5))
-        for t in range(1, T + 1):
-            pred = np.load(out / "matrices" / f"pred_{t:03d}.npy").ravel()
-            P = np.load(out / "matrices" / f"P_{t:03d}.npy").ravel()
-            ax.plot(pred, P, ".", ms=2, alpha=0.5, label=f"t={t}")
-        ax.plot([0, 1], [0, 1], "k-", lw=0.5)
-        ax.set_xlabel("dense prediction star_step(P_{t-1}) entry")
-        ax.set_ylabel("learned P_t entry")
-        ax.legend(fontsize=7, markerscale=4)
-        fig.tight_layout()
-        paths.append(out / "pred_vs_learned.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        ax1.legend(fontsize=7, markerscale=4)
+    for a in (ax0, ax1):
+        a.set_xscale("log")
+        a.set_yscale("log")
+        a.plot([_LOG_FLOOR, 1], [_LOG_FLOOR, 1], "k-", lw=0.5)
+        a.set_xlim(_LOG_FLOOR / 2, 2)
+        a.set_ylim(_LOG_FLOOR / 2, 2)
+    fig.suptitle(f"entries floored at {_LOG_FLOOR:g}", fontsize=8)
+    fig.tight_layout()
+    paths.append(out / "pred_vs_learned.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
     return paths
 
 

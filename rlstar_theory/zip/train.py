@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,26 +36,20 @@ class TrainResult:
     floor: float
 
 
-SCHEDULES = ("cosine", "constant")
-
-
-def _lr_factor(step: int, steps: int, warmup: int, schedule: str = "cosine",
-               final_factor: float = 0.1) -> float:
-    """Linear warm-up, then constant or cosine decay to ``final_factor`` of the peak."""
+def _lr_factor(step: int, steps: int, warmup: int, final_factor: float = 0.01) -> float:
+    """Linear warm-up, then cosine decay to ``final_factor`` of the peak."""
     if warmup and step < warmup:
         return (step + 1) / warmup
-    if schedule == "constant":
-        return 1.0
     span = max(1, steps - warmup)
     progress = min(1.0, (step - warmup) / span)
     return final_factor + (1.0 - final_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def train(model, tables: SequenceTables, data: TrainingData, *, steps: int, lr: float,
+def train(model, tables: SequenceTables,
+          data: TrainingData | Callable[[int], TrainingData], *, steps: int, lr: float,
           seed: int, warmup_steps: int = 100, weight_decay: float = 0.0,
           batch_repeats: int = 1, log_every: int = 50, desc: str = "train",
-          progress: bool = True, schedule: str = "cosine", final_factor: float = 0.1,
-          stop_excess: float | None = None) -> TrainResult:
+          progress: bool = True, lr_factor: Callable[[int], float] | None = None) -> TrainResult:
     """Fit ``model`` to ``data`` with AdamW for ``steps`` steps (in place).
 
     Each batch holds every (step, input state) with data ``batch_repeats`` times, a target
@@ -62,39 +57,37 @@ def train(model, tables: SequenceTables, data: TrainingData, *, steps: int, lr: 
     exact next-token distributions along it as soft targets; the loss is the data-weighted
     cross-entropy summed over the target tokens and averaged over steps.
 
-    ``schedule`` is ``"cosine"`` (decay to ``final_factor`` of ``lr``) or ``"constant"``, both
-    after ``warmup_steps`` of linear warm-up. With ``stop_excess``, training stops early once
-    the mean loss of a block of ``log_every`` steps is within ``stop_excess`` nats of the
-    floor (the data's entropy, reached only by a perfect fit): "train until the loss
-    plateaus" with ``steps`` as the cap. ``TrainResult.steps`` is the number actually run.
+    The learning rate warms up linearly over ``warmup_steps``, then decays by a cosine to 1 %
+    of ``lr``; ``lr_factor``, a function of the step number, replaces this schedule.
+
+    ``data`` may also be a function of the step number returning the data of that step (a
+    curriculum: one optimiser, its moments kept, while the data move); the batch arrays are
+    rebuilt whenever it returns a different object, so return cached objects.
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     from tqdm.auto import tqdm
 
+    data_at = data if callable(data) else (lambda _step, d=data: d)
     if steps <= 0:
-        return TrainResult(0, (), float("nan"), data.floor)
+        return TrainResult(0, (), float("nan"), data_at(0).floor)
     gen = torch.Generator().manual_seed(int(seed))
-    pairs = torch.as_tensor(np.tile(data.pairs, (batch_repeats, 1)))
-    weight = torch.as_tensor(np.tile(data.pair_weight, batch_repeats) / batch_repeats,
-                             dtype=torch.float32)
-    target = torch.as_tensor(np.tile(data.target, (batch_repeats, 1)))
-    soft = torch.as_tensor(data.soft)
-    rows = torch.as_tensor(np.tile(np.arange(len(data.pairs)), batch_repeats))
     ids_all = torch.as_tensor(tables.ids)
-    L = int(tables.lengths[np.unique(data.pairs[:, 0])].max())
     N = tables.N
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
                             betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: _lr_factor(s, steps, warmup_steps, schedule, final_factor))
+    if lr_factor is None:
+        def lr_factor(s: int) -> float:
+            return _lr_factor(s, steps, warmup_steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     model.train()
     losses: list[float] = []
     block: list[float] = []
     bar = tqdm(range(steps), desc=desc, leave=False, disable=not progress, mininterval=1.0)
-    done = 0
-    for _ in bar:
-        done += 1
+    current = None
+    for step in bar:
+        d = data_at(step)
+        if d is not current:
+            current = d
+            pairs, weight, target, soft, rows, L = _batch_arrays(d, tables, batch_repeats)
         j = torch.multinomial(target, 1, replacement=True, generator=gen)[:, 0]
         ids = ids_all[pairs[:, 0], pairs[:, 1], j, :L]
         tgt = soft[rows, j, :L - 1]
@@ -109,12 +102,22 @@ def train(model, tables: SequenceTables, data: TrainingData, *, steps: int, lr: 
         block.append(float(loss.detach()))
         if len(block) == log_every:
             losses.append(float(np.mean(block)))
-            bar.set_postfix(loss=f"{losses[-1]:.4f}", floor=f"{data.floor:.4f}")
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", floor=f"{current.floor:.4f}")
             block = []
-            if stop_excess is not None and losses[-1] - data.floor < stop_excess:
-                break
     if block:
         losses.append(float(np.mean(block)))
     bar.close()
     model.eval()
-    return TrainResult(done, tuple(losses), losses[-1], data.floor)
+    return TrainResult(steps, tuple(losses), losses[-1], current.floor)
+
+
+def _batch_arrays(data: TrainingData, tables: SequenceTables, batch_repeats: int):
+    """The tensors one batch gathers from: every pair with data, ``batch_repeats`` times."""
+    pairs = torch.as_tensor(np.tile(data.pairs, (batch_repeats, 1)))
+    weight = torch.as_tensor(np.tile(data.pair_weight, batch_repeats) / batch_repeats,
+                             dtype=torch.float32)
+    target = torch.as_tensor(np.tile(data.target, (batch_repeats, 1)))
+    soft = torch.as_tensor(data.soft)
+    rows = torch.as_tensor(np.tile(np.arange(len(data.pairs)), batch_repeats))
+    L = int(tables.lengths[np.unique(data.pairs[:, 0])].max())
+    return pairs, weight, target, soft, rows, L

@@ -87,7 +87,9 @@ def test_sampled_counts_match_the_exact_posterior():
     (dict(restart="base"), "restart"),
     (dict(data="perfect"), "data"),
     (dict(samples_per_question=0), "samples_per_question"),
-    (dict(pretrain_steps=0), "init_from"),
+    (dict(pretrain_steps=0, warm_delta_diag="none"), "init_from"),
+    (dict(pretrain_ramp_steps=-1), "pretrain_ramp_steps"),
+    (dict(warm_delta_diag=1.0), "warm_delta_diag"),
 ])
 def test_bad_configurations_raise_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -96,9 +98,14 @@ def test_bad_configurations_raise_clear_errors(kwargs, match):
 
 def test_presets_and_curriculum_default():
     assert make_config("paper").delta0_diag == (0.2, 0.2, 0.2)
-    assert make_config("paper").warm_delta_diag is None
+    assert make_config("paper").warm_delta_diag == 0.9
+    assert make_config("paper", warm_delta_diag="none").warm_delta_diag is None
     cfg = make_config("paper", delta0_diag=0.1)
-    assert cfg.warm_delta_diag == 0.2 and cfg.delta0_diag == (0.1,) * 3
+    assert cfg.warm_delta_diag == 0.9 and cfg.delta0_diag == (0.1,) * 3
+    # where 0.9 is impossible (M = 4: at most 3/4) the default warm-up data are 0.9 of the maximum
+    assert make_config("paper", n_bits=1, delta0_diag=0.3).warm_delta_diag == 0.9 * 3 / 4
+    # a curriculum alone is enough training
+    assert make_config("paper", pretrain_steps=0).pretrain_ramp_steps > 0
     assert make_config("smoke").M == 16
     assert ZipConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(ValueError, match="unknown preset"):
