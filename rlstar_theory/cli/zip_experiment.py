@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumed if present)")
     parser.add_argument("--preset", choices=("paper", "smoke"), default="paper",
                         help="paper: M=64, N=3, 4096 samples/question, tau=0.5 (default); "
-                             "smoke: M=16, N=2, tiny model, seconds")
+                             "smoke: M=16, N=2, 256 samples/question, under a minute")
     parser.add_argument("--bits", type=int, dest="n_bits",
                         help="digits per number n: M = 4**n questions, N = n steps")
     parser.add_argument("--delta0", metavar="D[,D...]",

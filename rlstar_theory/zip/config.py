@@ -179,8 +179,8 @@ def _int(cfg: ZipConfig, name: str, lo: int, hi: int | None = None) -> None:
         raise ValueError(f"{name} must be an integer {rng}, got {v!r}")
 
 
-#: named presets; ``paper`` is the paper's sizes on a small CPU model, ``smoke`` runs in seconds
-#: (one thread: on a loaded 2-core machine two threads of a tiny model were ~10x slower)
+#: named presets: ``paper`` is the paper's sizes on a small CPU model (about 10 minutes);
+#: ``smoke`` is the same model on n = 2 with shorter schedules (about 40 s, used by the tests)
 PRESETS: dict[str, dict] = {
     "paper": {},
     "smoke": dict(
