@@ -1,4 +1,5 @@
-"""Dense ``star_step`` (N = 8) vs the time of 3N plain M x M numpy matmuls (target <= 1.5)."""
+"""Dense ``star_step`` (N = 8) vs the time of 3N plain M x M numpy matmuls (target <= 1.5),
+and its peak memory vs the size of its own result (target <= 1.5)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ except ImportError:  # run as a script from benchmarks/
     from _timing import best_time
 
 TARGET = 1.5
+MEMORY_TARGET = 1.5
 N = 8
 
 
@@ -52,7 +54,31 @@ def run(sizes=(64, 256, 1024)) -> list[dict]:
             "detail": f"{t_step * 1e3:.3g} ms vs {t_mm * 1e3:.3g} ms",
             "passed": ratio <= TARGET,
         })
+    rows.append(peak_memory_row())
     return rows
+
+
+def peak_memory_row(M: int = 512) -> dict:
+    """Peak bytes numpy allocates inside one ``star_step`` (``tracemalloc`` sees numpy's
+    allocations), as a multiple of the ``N M^2`` float64 result it must return."""
+    import tracemalloc
+
+    P = random_policy(M, N)
+    truth = np.array([np.random.default_rng(n).permutation(M) for n in range(N)])
+    star_step(P, truth)
+    tracemalloc.start()
+    star_step(P, truth)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    ratio = peak / P.nbytes
+    return {
+        "benchmark": f"dense star_step peak memory, M={M}, N={N}",
+        "baseline": f"its (N, M, M) float64 result, {P.nbytes / 2**20:.0f} MiB",
+        "target": f"ratio <= {MEMORY_TARGET}",
+        "measured": ratio,
+        "detail": f"peak {peak / 2**20:.1f} MiB",
+        "passed": ratio <= MEMORY_TARGET,
+    }
 
 
 if __name__ == "__main__":

@@ -116,8 +116,14 @@ def _posterior_checked(P: np.ndarray, setup: _Setup) -> Posterior:
     """Forward/backward evaluation of the posterior (inputs already validated).
 
     ``Fw[n] = diag(D) P_1 ... P_n`` (``Fw[0] = diag(D)``) and
-    ``Bw[n] = (P_{n+1} ... P_N)[:, G]`` (``Bw[N] = I[:, G]``); then all
-    ``C_n = Fw[n-1]^T Bw[n]^T = (Bw[n] Fw[n-1])^T`` in one batched product.
+    ``Bw[n] = (P_{n+1} ... P_N)[:, G]`` (``Bw[N] = I[:, G]``); then
+    ``C_n = Fw[n-1]^T Bw[n]^T = (Bw[n] Fw[n-1])^T``.
+
+    Memory: one ``(N, M, M)`` array (``C``, then the joint) and two ``M x M`` buffers. The
+    backward products are kept in ``C``'s own slots (slot ``n`` holds ``Bw[n]`` until ``C_n``
+    has used it, then receives ``C_{n+1}``) and the forward products roll through the buffers,
+    so no other ``(N, M, M)`` block is allocated: fresh blocks above the allocator's mmap
+    threshold cost page faults on every call (half the step's time at M = 64 on a VM).
     """
     N, M = P.shape[0], P.shape[1]
     D, G, uniform = setup.D, setup.G, setup.uniform
@@ -126,36 +132,31 @@ def _posterior_checked(P: np.ndarray, setup: _Setup) -> Posterior:
         C[0, np.arange(M), G] = D
         joint = P * C
         return Posterior(joint=joint, success=joint[0].sum())
-    # Fw and Bw are lists of M x M products, not (N, M, M) blocks: small arrays come from the
-    # allocator's free lists, while every fresh block above the mmap threshold (128 KiB) costs
-    # page faults (at M = 64 they were half the step's time); the middle products multiply
-    # transposed views (BLAS transposes for free) straight into C, which becomes the result
-    # forward: Fw[n] for n = 1..N-1 (Fw[0] = diag(D) is folded in as a scaling)
-    Fw: list = [None] * N
-    Fw[1] = P[0] if uniform else D[:, None] * P[0]
-    for n in range(2, N):
-        Fw[n] = Fw[n - 1] @ P[n - 1]
-    # backward: Bw[n] for n = 1..N-1 (Bw[N] = I[:, G] is a column selection)
-    Bw: list = [None] * N
-    Bw[N - 1] = P[N - 1] if setup.identity else P[N - 1][:, G]
-    for n in range(N - 2, 0, -1):
-        Bw[n] = P[n] @ Bw[n + 1]
     C = np.empty_like(P)
-    # middle steps 2..N-1: C_n = Fw[n-1]^T Bw[n]^T
-    for n in range(1, N - 1):
-        np.matmul(Fw[n].T, Bw[n + 1].T, out=C[n])
-    # step 1: C_1[s, s'] = D(s) Bw[1][s', s]
-    C[0] = Bw[1].T
+    # backward: slot n holds Bw[n] for n = 1..N-1 (Bw[N] = I[:, G] is a column selection)
+    C[N - 1] = P[N - 1] if setup.identity else P[N - 1][:, G]
+    for n in range(N - 2, 0, -1):
+        np.matmul(P[n], C[n + 1], out=C[n])
+    # step 1 (slot 0 is free): C_1[s, s'] = D(s) Bw[1][s', s]
+    C[0] = C[1].T
     if not uniform:
         C[0] *= D[:, None]
-    # step N: C_N[s, s'] = sum_{s0: G(s0) = s'} Fw[N-1][s0, s]
+    # forward, steps 2..N-1: C_{n+1} = Fw[n]^T Bw[n+1]^T goes into slot n, whose Bw[n] has
+    # served C_n; BLAS multiplies the transposed views without copying them
+    F = P[0] if uniform else D[:, None] * P[0]  # Fw[1]
+    buffers = np.empty((2, M, M), dtype=P.dtype)
+    for n in range(1, N - 1):
+        np.matmul(F.T, C[n + 1].T, out=C[n])
+        F = np.matmul(F, P[n], out=buffers[n % 2])  # Fw[n+1]
+    # step N (slot N-1, whose Bw[N-1] has served C_{N-1}):
+    # C_N[s, s'] = sum_{s0: G(s0) = s'} Fw[N-1][s0, s]
     if setup.identity:
-        C[N - 1] = Fw[N - 1].T
+        C[N - 1] = F.T
     elif setup.inverse is not None:  # a permutation: C_N^T[G] = Fw[N-1]
-        C[N - 1] = Fw[N - 1][setup.inverse].T
+        C[N - 1] = F[setup.inverse].T
     else:
         C[N - 1] = 0
-        np.add.at(C[N - 1].T, G, Fw[N - 1])
+        np.add.at(C[N - 1].T, G, F)
     joint = np.multiply(C, P, out=C)
     if uniform:
         joint *= D[0]
