@@ -10,9 +10,11 @@ Run folder layout (every file written atomically: to a temporary name, then ``os
     matrices/counts_{t}.npy      kept-trajectory transition counts (sampled data only)
     checkpoints/pretrained/      GPT-2 checkpoints (save_pretrained layout)
     checkpoints/iter_{t}/
+    checkpoints/pretrain_state.pt  pre-training state every 250 steps, until pre-training ends
 
 ``results.json`` is written last in each phase, so it is the record of what is finished: a
-re-run resumes after the last iteration it lists. Every random choice of iteration ``t`` is
+re-run resumes after the last iteration it lists (or, during pre-training, from the last saved
+pre-training state). Every random choice of iteration ``t`` is
 seeded from ``(seed, t)``, so a resumed run gives the same numbers as an uninterrupted one.
 """
 
@@ -142,7 +144,8 @@ def _check_config(out: Path, cfg: ZipConfig) -> bool:
 
 def run_experiment(cfg: ZipConfig, out: str | os.PathLike, *, progress: bool = True,
                    log: Callable[[str], None] | None = None,
-                   after_iteration: Callable[[int], None] | None = None) -> RunResult:
+                   after_iteration: Callable[[int], None] | None = None,
+                   after_pretrain_save: Callable[[int], None] | None = None) -> RunResult:
     """Pre-train (or reload), then run RL-STaR iterations, resuming a finished part of ``out``.
 
     Parameters
@@ -156,6 +159,10 @@ def run_experiment(cfg: ZipConfig, out: str | os.PathLike, *, progress: bool = T
         Receives one line per finished phase.
     after_iteration : callable, optional
         Called with ``t`` after iteration ``t`` is saved (used by tests to interrupt a run).
+    after_pretrain_save : callable, optional
+        Called with the step after each save of the pre-training state
+        (``checkpoints/pretrain_state.pt``, every 250 steps, removed once pre-training is
+        finished); an interrupted pre-training resumes from it.
     """
     import torch
 
@@ -190,8 +197,12 @@ def run_experiment(cfg: ZipConfig, out: str | os.PathLike, *, progress: bool = T
         t0 = time.perf_counter()
         model = load_model(cfg.init_from, task) if cfg.init_from else build_model(cfg, task)
         target_W = noisy_weights(task, cfg.delta0_diag, truth)
+        state_path = out / "checkpoints" / "pretrain_state.pt"
+        if state_path.exists():
+            log(f"resuming pre-training from {state_path}")
         training = pretrain(model, cfg, task, tables, truth, seed=child_seed(cfg.seed, 0, 0),
-                            progress=progress)
+                            progress=progress, state_path=state_path,
+                            after_save=after_pretrain_save)
         log(f"pre-training: {training['steps']} steps, loss {training['final_loss']:.4f} "
             f"(floor {training['floor']:.4f})")
         t1 = time.perf_counter()
@@ -213,6 +224,7 @@ def run_experiment(cfg: ZipConfig, out: str | os.PathLike, *, progress: bool = T
         results["pretrain"] = pre
         results["theory"] = _theory(results, cfg, P0, truth)
         atomic_write_json(res_path, results)
+        state_path.unlink(missing_ok=True)  # finished: the partial state is no longer needed
         log(f"pre-trained: delta_diag_hat = {np.round(pre['delta_diag'], 4).tolist()} "
             f"(target {list(cfg.delta0_diag)}), mean |P - target| = "
             f"{pre['gap_to_target']['mean_abs']:.2e}, J = {pre['J']:.6f} "

@@ -21,21 +21,28 @@ the end of a ramp to 0.1 before recovering). Without a curriculum
 
 from __future__ import annotations
 
+import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from rlstar_theory.atomic import write_bytes_atomic
 from rlstar_theory.zip.config import ZipConfig
 from rlstar_theory.zip.data import SequenceTables, TrainingData, noisy_weights, training_data
 from rlstar_theory.zip.task import ZipTask
 
-__all__ = ["RAMP_LEVELS", "FINAL_LR_FACTOR", "Curriculum", "curriculum", "pretrain"]
+__all__ = ["RAMP_LEVELS", "FINAL_LR_FACTOR", "SAVE_EVERY", "Curriculum", "curriculum",
+           "pretrain"]
 
 #: levels of the ramp phase (the data change every ``pretrain_ramp_steps / RAMP_LEVELS`` steps)
 RAMP_LEVELS = 20
 #: the learning rate at the end of the final phase, as a fraction of ``pretrain_lr``
 FINAL_LR_FACTOR = 0.01
+#: steps between saves of the pre-training state (about 35 s at the paper preset)
+SAVE_EVERY = 250
 
 
 @dataclass(frozen=True)
@@ -116,8 +123,15 @@ def curriculum(cfg: ZipConfig) -> Curriculum:
 
 
 def pretrain(model, cfg: ZipConfig, task: ZipTask, tables: SequenceTables, truth: np.ndarray,
-             *, seed: int, progress: bool = True) -> dict:
+             *, seed: int, progress: bool = True, state_path: Path | None = None,
+             after_save: Callable[[int], None] | None = None) -> dict:
     """Fit ``model`` (in place) to the noisy data of ``cfg`` through :func:`curriculum`.
+
+    With ``state_path``, the training state (model, optimiser, sampler, step) is saved there
+    atomically every :data:`SAVE_EVERY` steps, and an existing file is resumed from, so an
+    interrupted pre-training loses at most ``SAVE_EVERY`` steps and ends with the same numbers
+    as an uninterrupted one. ``after_save`` is called with the step after each save (tests use
+    it to interrupt).
 
     Returns
     -------
@@ -139,8 +153,24 @@ def pretrain(model, cfg: ZipConfig, task: ZipTask, tables: SequenceTables, truth
             cache[level] = training_data(tables, W)
         return cache[level]
 
+    state = None
+    save_state = None
+    if state_path is not None:
+        import torch
+
+        if state_path.exists():
+            state = torch.load(state_path, weights_only=True)
+
+        def save_state(st: dict) -> None:
+            buf = io.BytesIO()
+            torch.save(st, buf)
+            write_bytes_atomic(state_path, buf.getvalue())
+            if after_save is not None:
+                after_save(st["step"])
+
     r = train(model, tables, data_at, steps=plan.steps, lr=cfg.pretrain_lr, seed=seed,
               weight_decay=cfg.weight_decay, batch_repeats=cfg.batch_repeats,
-              progress=progress, desc="pretrain", lr_factor=plan.lr_factor)
+              progress=progress, desc="pretrain", lr_factor=plan.lr_factor, state=state,
+              save_state=save_state, save_every=SAVE_EVERY)
     return {"phases": plan.phases(), "steps": r.steps, "lr": cfg.pretrain_lr,
             "losses": list(r.losses), "final_loss": r.final_loss, "floor": r.floor}

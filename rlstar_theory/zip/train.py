@@ -49,7 +49,9 @@ def train(model, tables: SequenceTables,
           data: TrainingData | Callable[[int], TrainingData], *, steps: int, lr: float,
           seed: int, warmup_steps: int = 100, weight_decay: float = 0.0,
           batch_repeats: int = 1, log_every: int = 50, desc: str = "train",
-          progress: bool = True, lr_factor: Callable[[int], float] | None = None) -> TrainResult:
+          progress: bool = True, lr_factor: Callable[[int], float] | None = None,
+          state: dict | None = None, save_state: Callable[[dict], None] | None = None,
+          save_every: int = 250) -> TrainResult:
     """Fit ``model`` to ``data`` with AdamW for ``steps`` steps (in place).
 
     Each batch holds every (step, input state) with data ``batch_repeats`` times, a target
@@ -63,6 +65,12 @@ def train(model, tables: SequenceTables,
     ``data`` may also be a function of the step number returning the data of that step (a
     curriculum: one optimiser, its moments kept, while the data move); the batch arrays are
     rebuilt whenever it returns a different object, so return cached objects.
+
+    Resuming: every ``save_every`` steps (and not after the last) ``save_state`` receives a
+    dict of the model and optimiser state, the sampler's generator state, the step reached and
+    the losses so far (live references: serialise it before returning); passing that dict back
+    as ``state`` (with the same other arguments)
+    continues from there and gives bit-for-bit the numbers of an uninterrupted run.
     """
     from tqdm.auto import tqdm
 
@@ -78,10 +86,18 @@ def train(model, tables: SequenceTables,
         def lr_factor(s: int) -> float:
             return _lr_factor(s, steps, warmup_steps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
-    model.train()
     losses: list[float] = []
     block: list[float] = []
-    bar = tqdm(range(steps), desc=desc, leave=False, disable=not progress, mininterval=1.0)
+    first = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        losses, block, first = list(state["losses"]), list(state["block"]), int(state["step"])
+    model.train()
+    bar = tqdm(range(first, steps), desc=desc, leave=False, disable=not progress,
+               mininterval=1.0, initial=first, total=steps)
     current = None
     for step in bar:
         d = data_at(step)
@@ -104,6 +120,10 @@ def train(model, tables: SequenceTables,
             losses.append(float(np.mean(block)))
             bar.set_postfix(loss=f"{losses[-1]:.4f}", floor=f"{current.floor:.4f}")
             block = []
+        if save_state is not None and (step + 1) % save_every == 0 and step + 1 < steps:
+            save_state({"step": step + 1, "model": model.state_dict(),
+                        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                        "generator": gen.get_state(), "losses": losses, "block": block})
     if block:
         losses.append(float(np.mean(block)))
     bar.close()

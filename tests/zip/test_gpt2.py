@@ -216,3 +216,32 @@ def test_exact_data_mode_and_continue_from_last(tmp_path):
         assert "kept" not in e and "pred_vs_counts" not in e
         assert e["pred_vs_learned"]["mean_abs"] < 0.05
     assert not list((tmp_path / "exact" / "matrices").glob("counts_*"))
+
+
+def test_interrupted_pretraining_resumes_with_the_same_numbers(smoke_run, tmp_path):
+    """Pre-training saves its state every 250 steps; killed after the second save (step 500
+    of 1,000) and re-run, it continues from there and ends bit-for-bit where an uninterrupted
+    run does (the smoke run), then removes the partial state."""
+    cfg = make_config("smoke", iterations=0)
+    out = tmp_path / "run"
+    saves = []
+
+    def interrupt(step):
+        saves.append(step)
+        if step == 500:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg, out, progress=False, after_pretrain_save=interrupt)
+    assert saves == [250, 500] and (out / "checkpoints" / "pretrain_state.pt").exists()
+    assert not (out / "results.json").exists()
+    lines = []
+    again = run_experiment(cfg, out, progress=False, log=lines.append,
+                           after_pretrain_save=saves.append)
+    assert any("resuming pre-training" in line for line in lines)
+    assert saves == [250, 500, 750]  # only the steps after the interruption ran
+    np.testing.assert_array_equal(np.load(out / "matrices" / "P_000.npy"),
+                                  np.load(smoke_run / "matrices" / "P_000.npy"))
+    ref = json.loads((smoke_run / "results.json").read_text())["pretrain"]["training"]
+    assert again.results["pretrain"]["training"]["losses"] == ref["losses"]
+    assert not (out / "checkpoints" / "pretrain_state.pt").exists()
