@@ -263,6 +263,121 @@ print("uniform D:", np.round(uniform.J, 4))
 print("skewed D :", np.round(skewed.J, 4))"""),
 ]
 
+NB3 = [
+    ("md", """\
+# 03 · GPT-2 on the zip task: theory against learned transition matrices
+
+The paper checks its theory with GPT-2 on the "zip" task. `rlstar zip-experiment` runs that
+experiment on a CPU with a small GPT-2 and, because the model is Markov over a finite state
+set, reads off its **whole** transition matrix per step (every valid next state scored for
+every current state). Theory is then checked against those learned `(N, M, M)` matrices at every
+RL-STaR iteration, not against a handful of sampled answers.
+
+This notebook shows the task, reads the committed paper-preset runs in
+`figures/zip_paper_d02/` and `figures/zip_paper_d01/` (about 10 minutes each to regenerate with
+`python benchmarks/bench_zip_paper.py`), and, if the `gpt2` extra is installed, runs a small
+experiment end to end."""),
+    ("code", SETUP),
+    ("md", """\
+## The task
+
+Two `n`-bit numbers `a`, `b`; each step moves the least significant remaining digit pair into
+the zipped part. `n = 3` gives the paper's `M = 64` questions and `N = 3` steps. Every step is a
+bijection on the `M` valid states of that step."""),
+    ("code", """\
+from rlstar_theory.zip.task import ZipTask
+
+task = ZipTask(3)
+q = task.to_index(0, task.states(0)[45])
+for k in range(task.N + 1):
+    print(f"s{k}:", " ".join(task.to_tokens(k, q)))
+    if k < task.N:
+        q = int(task.truth()[k][q])
+truth = task.truth()
+print("every step a bijection:", all(sorted(g) == list(range(task.M)) for g in truth))"""),
+    ("md", """\
+## The pre-training curriculum
+
+Trained directly on the noisy data (`delta_diag_0 = 0.2`), the model sits on a loss plateau for
+a seed-dependent 1,000 to more than 4,000 steps and then fits loosely. Data with
+`delta_diag = 0.9` leave the plateau in about 250 steps, so pre-training starts there and moves
+the data linearly to the target, under one optimiser."""),
+    ("code", """\
+import matplotlib.pyplot as plt
+
+from rlstar_theory.zip.config import make_config
+from rlstar_theory.zip.pretrain import curriculum
+
+plan = curriculum(make_config("paper", delta0_diag=0.2))
+steps = np.arange(plan.steps)
+data = [plan.delta_diag_at_level(plan.level(s))[0] for s in steps]
+lr = [plan.lr_factor(s) for s in steps]
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.plot(steps, data, label="delta_diag of the data")
+ax.plot(steps, lr, label="learning rate / 2e-3")
+ax.set_xlabel("optimiser step")
+ax.legend()
+show(fig)
+print([(p["name"], p["steps"]) for p in plan.phases()])"""),
+    ("md", """\
+## The paper-preset runs
+
+`results.json` holds, per iteration, the learned `J`, the dense engine's prediction from the
+learned `P_{t-1}`, the closed form from the fitted `delta_diag_hat_0`, and the entry gaps
+between learned and predicted matrices (and between the raw kept-trajectory counts and the
+prediction)."""),
+    ("code", """\
+import json
+
+from rlstar_theory.zip.report import summary_lines
+
+root = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
+for name in ("zip_paper_d02", "zip_paper_d01"):
+    run = root / "figures" / name
+    print("\\n".join(summary_lines(run)))
+    print()"""),
+    ("code", """\
+run = root / "figures" / "zip_paper_d02"
+display(Image(filename=str(run / "J.png"), width=800))
+display(Image(filename=str(run / "pred_vs_learned.png"), width=700))"""),
+    ("md", """\
+The closed form from the fitted `delta_diag_hat_0` can be recomputed here from the fitted `λ`
+(`rlstar_theory.iterate_symmetric`); it matches what the run recorded."""),
+    ("code", """\
+from rlstar_theory import iterate_symmetric
+
+res = json.loads((run / "results.json").read_text())
+cfg = json.loads((run / "config.json").read_text())
+lam_hat = np.array(res["pretrain"]["lam"])
+curve = iterate_symmetric(lam_hat, 4 ** cfg["n_bits"], len(res["iterations"]),
+                          temperature=cfg["temperature"])
+recorded = [res["pretrain"]["J"]] + [e["J"] for e in res["iterations"]]
+print("closed form from the fit:", np.round(np.asarray(curve.J, dtype=float), 6))
+print("recorded closed form    :", np.round(res["theory"]["J_closed_form_from_fit"]
+                                             [:len(recorded)], 6))
+print("GPT-2 (learned)         :", np.round(recorded, 6))
+assert np.allclose(np.asarray(curve.J, dtype=float),
+                   res["theory"]["J_closed_form_from_fit"][:len(recorded)], atol=1e-12)"""),
+    ("md", """\
+## Run one yourself
+
+With the `gpt2` extra (`pip install torch==2.13.0 && pip install -e ".[gpt2]"`) this runs the
+`smoke` preset (`M = 16`, `N = 2`, the same model and curriculum, 256 samples per question) for
+one iteration, about half a minute. From the command line:
+`rlstar zip-experiment --preset smoke --out runs/smoke`."""),
+    ("code", """\
+import tempfile
+
+if find_spec("torch") is None or find_spec("transformers") is None:
+    print("the gpt2 extra is not installed: skipping the run")
+else:
+    from rlstar_theory.zip.loop import run_experiment
+
+    out = Path(tempfile.mkdtemp()) / "smoke"
+    run_experiment(make_config("smoke", iterations=1), out, progress=False, log=print)
+    print("\\n".join(summary_lines(out)))"""),
+]
+
 
 def build(cells, title: str) -> nbformat.NotebookNode:
     """A notebook (python3 kernel) from ``(kind, source)`` pairs."""
@@ -281,6 +396,7 @@ def build(cells, title: str) -> nbformat.NotebookNode:
 NOTEBOOKS = {
     "01_model_and_theorems.ipynb": (NB1, "The RL-STaR model and the paper's theorems"),
     "02_beyond_the_paper.ipynb": (NB2, "Beyond the paper"),
+    "03_gpt2_zip.ipynb": (NB3, "GPT-2 on the zip task"),
 }
 
 

@@ -16,7 +16,8 @@ CELL_TIMEOUT_S = 120
 
 def test_there_are_notebooks():
     names = {p.name for p in NOTEBOOKS}
-    assert {"01_model_and_theorems.ipynb", "02_beyond_the_paper.ipynb"} <= names
+    assert {"01_model_and_theorems.ipynb", "02_beyond_the_paper.ipynb",
+            "03_gpt2_zip.ipynb"} <= names
 
 
 @pytest.mark.slow

@@ -72,7 +72,7 @@ def train(model, tables: SequenceTables,
     as ``state`` (with the same other arguments)
     continues from there and gives bit-for-bit the numbers of an uninterrupted run.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     data_at = data if callable(data) else (lambda _step, d=data: d)
     if steps <= 0:
