@@ -209,7 +209,7 @@ def make_config(preset: str | None = "paper", **overrides) -> ZipConfig:
     if "warm_delta_diag" not in values and isinstance(n_bits, int) and 1 <= n_bits:
         hi = (4**n_bits - 1) / 4**n_bits
         if ZipConfig.warm_delta_diag > hi:
-            values["warm_delta_diag"] = 0.9 * hi
+            values["warm_delta_diag"] = ZipConfig.warm_delta_diag * hi
     d = values.get("delta0_diag", ZipConfig.delta0_diag)
     if isinstance(d, int | float):
         d = (float(d),) * n_bits if isinstance(n_bits, int) and n_bits >= 1 else (float(d),)

@@ -22,7 +22,6 @@ the end of a ramp to 0.1 before recovering). Without a curriculum
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rlstar_theory.atomic import write_bytes_atomic
+from rlstar_theory.zip import schedule
 from rlstar_theory.zip.config import ZipConfig
 from rlstar_theory.zip.data import SequenceTables, TrainingData, noisy_weights, training_data
 from rlstar_theory.zip.task import ZipTask
@@ -86,15 +86,11 @@ class Curriculum:
         return self.warm_delta_diag + (self.target_delta_diag - self.warm_delta_diag) * frac
 
     def lr_factor(self, step: int) -> float:
-        """Multiplier of ``pretrain_lr`` at ``step``: warm-up, constant, then cosine."""
-        if self.warmup_steps and step < self.warmup_steps:
-            return (step + 1) / self.warmup_steps
-        # the cosine starts with the ramp (or after the warm-up, without a curriculum)
-        first = self.warm_steps if self.warm_delta_diag is not None else self.warmup_steps
-        if step < first:
-            return 1.0
-        progress = min(1.0, (step - first) / max(1, self.steps - first))
-        return FINAL_LR_FACTOR + (1 - FINAL_LR_FACTOR) * 0.5 * (1 + math.cos(math.pi * progress))
+        """Multiplier of ``pretrain_lr`` at ``step``: warm-up, constant, then a cosine that
+        starts with the ramp (or after the warm-up, without a curriculum)."""
+        first = self.warm_steps if self.warm_delta_diag is not None else None
+        return schedule.lr_factor(step, self.steps, self.warmup_steps, FINAL_LR_FACTOR,
+                                  decay_from=first)
 
     def phases(self) -> list[dict]:
         """The phases as JSON-able dicts (name, first step, steps, delta_diag at start/end)."""

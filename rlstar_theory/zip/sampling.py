@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlstar_theory.dense import answer_map
 from rlstar_theory.sampling import sample_trajectories as core_sample_trajectories
 
 __all__ = ["SampleResult", "sample_trajectories", "generate_states"]
@@ -60,16 +61,11 @@ def sample_trajectories(P: np.ndarray, truth: np.ndarray, per_question: int,
     paths = core_sample_trajectories(P, per_question, rng, temperature=temperature)
     N, M = paths.shape[1] - 1, np.shape(P)[1]
     q = paths[:, 0]
-    states = [paths[:, k] for k in range(N + 1)]
-    answer = q.copy()
-    for k in range(N):
-        answer = truth[k][answer]
-    ok = states[-1] == answer
-    counts = np.zeros((N, M, M), dtype=np.int64)
-    for k in range(N):
-        np.add.at(counts[k], (states[k][ok], states[k + 1][ok]), 1)
-    per_q = np.bincount(q[ok], minlength=M).astype(np.int64)
-    return SampleResult(counts=counts, kept=int(ok.sum()), total=int(q.size),
+    kept = paths[paths[:, N] == answer_map(truth)[q]]
+    counts = np.stack([np.bincount(kept[:, k] * M + kept[:, k + 1], minlength=M * M)
+                       .reshape(M, M) for k in range(N)]).astype(np.int64)
+    per_q = np.bincount(kept[:, 0], minlength=M).astype(np.int64)
+    return SampleResult(counts=counts, kept=len(kept), total=int(q.size),
                         kept_per_question=per_q)
 
 

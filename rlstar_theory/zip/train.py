@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from rlstar_theory.zip import schedule
 from rlstar_theory.zip.data import SequenceTables, TrainingData
 
 __all__ = ["TrainResult", "train"]
@@ -34,15 +34,6 @@ class TrainResult:
     losses: tuple[float, ...]
     final_loss: float
     floor: float
-
-
-def _lr_factor(step: int, steps: int, warmup: int, final_factor: float = 0.01) -> float:
-    """Linear warm-up, then cosine decay to ``final_factor`` of the peak."""
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    span = max(1, steps - warmup)
-    progress = min(1.0, (step - warmup) / span)
-    return final_factor + (1.0 - final_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def train(model, tables: SequenceTables,
@@ -84,7 +75,7 @@ def train(model, tables: SequenceTables,
                             betas=(0.9, 0.98))
     if lr_factor is None:
         def lr_factor(s: int) -> float:
-            return _lr_factor(s, steps, warmup_steps)
+            return schedule.lr_factor(s, steps, warmup_steps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     losses: list[float] = []
     block: list[float] = []
