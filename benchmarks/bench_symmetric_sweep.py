@@ -1,10 +1,12 @@
 """Closed-form sweep: 10^6 starting points x 20 iterations (N = 3, M = 64) in one call, vs a
 plain Python loop over the same recurrence (timed on a subsample, scaled linearly).
 
-"The same recurrence" is the one the engine evaluates: errors ``e = 1 - lam`` with the
-cancellation-free prefix/suffix products (``A <- A (1 - e)``, ``x <- x + e A``) and
-``e'_n = e_n (1 - Lam_{-n}) / (1 + (M-1) Lam)``, returning ``lam_T`` and ``J_T``. For reference
-the row also reports the naive lam-form loop
+"The same recurrence" is the one the engine evaluates for non-negative weights: each weight
+carried as ``lam`` and ``e = 1 - lam``, the cancellation-free prefix/suffix products
+(``A <- A lam``, ``x <- x + e A``), ``e'_n = e_n (1 - Lam_{-n}) / (1 + (M-1) Lam)`` and
+``lam'_n = (lam_n + Lam_{-n} (1 + (M-2) lam_n)) / (1 + (M-1) Lam)``, keeping ``e'`` where it is
+at most 1/2 and ``lam'`` elsewhere (the other derived), returning ``lam_T`` and ``J_T``. For
+reference the row also reports the naive lam-form loop
 ``lam'_n = (lam_n + Lam_{-n} + (M-2) Lam)/(1 + (M-1) Lam)``, which does fewer operations but
 loses the quadratic phase to cancellation.
 """
@@ -25,13 +27,13 @@ SUBSAMPLE = 10_000
 
 
 def python_loop(points, M: int, T: int) -> list[tuple[list[float], float]]:
-    """The engine's error recurrence, point by point in plain Python floats."""
+    """The engine's recurrence (non-negative weights), point by point in plain Python floats."""
     out = []
     for lam0 in points:
-        err = [1.0 - v for v in lam0]
-        n_steps = len(err)
+        lam = [float(v) for v in lam0]
+        err = [1.0 - v for v in lam]
+        n_steps = len(lam)
         for _ in range(T):
-            lam = [1.0 - e for e in err]
             a_pre, x_pre = [1.0], [0.0]
             for k in range(n_steps):
                 x_pre.append(x_pre[k] + err[k] * a_pre[k])
@@ -40,11 +42,21 @@ def python_loop(points, M: int, T: int) -> list[tuple[list[float], float]]:
             for k in range(n_steps - 1, 0, -1):
                 x_suf[k] = x_suf[k + 1] + err[k] * a_suf[k + 1]
                 a_suf[k] = a_suf[k + 1] * lam[k]
-            denom = 1.0 + (M - 1) * a_pre[n_steps]
-            err = [err[n] * (x_pre[n] + x_suf[n + 1] * a_pre[n]) / denom
-                   for n in range(n_steps)]
-        total = math.prod(1.0 - e for e in err)
-        out.append(([1.0 - e for e in err], (1 + (M - 1) * total) / M))
+            scale = 1.0 / (1.0 + (M - 1) * a_pre[n_steps])
+            new_lam, new_err = [], []
+            for n in range(n_steps):
+                others = a_pre[n] * a_suf[n + 1]
+                one_minus = x_pre[n] + x_suf[n + 1] * a_pre[n] if others != 0 else 1.0
+                e = err[n] * one_minus * scale
+                v = (lam[n] + others * (1.0 + (M - 2) * lam[n])) * scale
+                if e <= 0.5:
+                    v = 1.0 - e
+                else:
+                    e = 1.0 - v
+                new_lam.append(v)
+                new_err.append(e)
+            lam, err = new_lam, new_err
+        out.append((lam, (1 + (M - 1) * math.prod(lam)) / M))
     return out
 
 
@@ -79,6 +91,7 @@ def run(points: int = POINTS, subsample: int = SUBSAMPLE) -> list[dict]:
     ref = python_loop(sub[:200], M, T)
     got = sweep_symmetric(lam0[:200], M, T)
     assert np.allclose([r[1] for r in ref], got.J, rtol=1e-12, atol=0)
+    assert np.allclose([r[0] for r in ref], got.lam, rtol=1e-12, atol=0)
     t_vec = _best(lambda: sweep_symmetric(lam0, M, T), repeat=3)
     t_py = _best(lambda: python_loop(sub, M, T), repeat=2) * points / subsample
     t_naive = _best(lambda: python_loop_naive(sub, M, T), repeat=2) * points / subsample

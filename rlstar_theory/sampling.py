@@ -26,7 +26,10 @@ import numpy as np
 from rlstar_theory.dense import answer_map, expected_return, refit
 from rlstar_theory.tempering import temper
 from rlstar_theory.validation import (
+    check_int,
     check_iterations,
+    check_memory,
+    check_rng,
     check_start,
     check_transition,
     check_truth,
@@ -39,19 +42,38 @@ __all__ = [
     "sample_trajectories",
     "finite_sample_star_step",
     "iterate_finite_sample",
+    "trajectory_memory",
 ]
+
+#: 8-byte work arrays of one trajectory count that sampling holds besides the paths at its peak
+#: (the uniforms, the sort order and the sort's scratch, a block's uniforms and next states;
+#: after sampling: the kept rows' weights, transition codes and masks), checked with tracemalloc
+_WORK_ARRAYS = 5
 
 
 def _check_samples(samples_per_question) -> int:
-    if isinstance(samples_per_question, bool) or not isinstance(
-        samples_per_question, (int, np.integer)
-    ):
-        raise ValueError("samples_per_question must be an integer >= 1, got "
-                         f"{samples_per_question!r}")
-    if samples_per_question < 1:
-        raise ValueError(f"samples_per_question must be an integer >= 1, got "
-                         f"{samples_per_question}")
-    return int(samples_per_question)
+    return check_int(samples_per_question, "samples_per_question", 1)
+
+
+def trajectory_memory(n_questions: int, samples_per_question: int, N: int,
+                      keep: bool = True) -> int:
+    """Bytes that sampling ``K`` trajectories for each of ``Q`` questions allocates at its peak.
+
+    .. math::
+
+        8\\,Q K \\left((N + 1)(1 + [\\text{keep}]) + 5\\right)
+
+    the ``(Q K, N + 1)`` int64 paths, their kept copy (``keep``: at most as many rows), and
+    five work arrays of ``Q K`` 8-byte numbers.
+    """
+    rows = int(n_questions) * int(samples_per_question)
+    return 8 * rows * ((N + 1) * (2 if keep else 1) + _WORK_ARRAYS)
+
+
+def _check_sampling_memory(n_questions: int, K: int, N: int, keep: bool) -> None:
+    check_memory(trajectory_memory(n_questions, K, N, keep),
+                 f"sampling {K:,} trajectories for each of {n_questions} questions",
+                 "samples_per_question")
 
 
 def sample_trajectories(P, samples_per_question: int, rng=None, start=None,
@@ -65,7 +87,7 @@ def sample_trajectories(P, samples_per_question: int, rng=None, start=None,
     samples_per_question : int
         ``K >= 1``.
     rng : None, int or numpy.random.Generator
-        Source of randomness (SPEC 7).
+        Source of randomness (SPEC 7); see :func:`rlstar_theory.validation.check_rng`.
     start : array_like, shape (M,), optional
         Question distribution; only its support matters here (``None``: all M questions).
     temperature : float
@@ -76,6 +98,13 @@ def sample_trajectories(P, samples_per_question: int, rng=None, start=None,
     ndarray of int64, shape (Q * K, N + 1)
         Column 0 is the question ``s_0``, column ``n`` the state ``s_n``; the questions come in
         blocks of ``K``, in increasing order.
+
+    Raises
+    ------
+    ValueError
+        For bad input, or when the arrays (:func:`trajectory_memory`) would not fit in the
+        memory budget (:func:`rlstar_theory.validation.check_memory`); checked before
+        anything is allocated.
     """
     P = check_transition(P)
     if is_exact(P):
@@ -83,24 +112,26 @@ def sample_trajectories(P, samples_per_question: int, rng=None, start=None,
     N, M = P.shape[0], P.shape[1]
     K = _check_samples(samples_per_question)
     D = check_start(start, M)
-    gen = np.random.default_rng(rng)
+    gen = check_rng(rng)
+    questions = np.flatnonzero(D > 0)
+    _check_sampling_memory(len(questions), K, N, keep=False)
     Ps = temper(P, temperature)
     cum = np.cumsum(Ps, axis=2)
     cum[..., -1] = 1.0  # guard against rounding in the last bin
-    questions = np.flatnonzero(D > 0)
     paths = np.empty((len(questions) * K, N + 1), dtype=np.int64)
     paths[:, 0] = np.repeat(questions, K)
     for n in range(N):
         current = paths[:, n]
         u = gen.random(len(current))
-        nxt = np.empty_like(current)
+        nxt = paths[:, n + 1]  # filled in place, block by block
+        # trajectories grouped by their current state: the stable sort order, cut where the
+        # state changes (state s occupies order[bounds[s]:bounds[s+1]])
         order = np.argsort(current, kind="stable")
-        states, first = np.unique(current[order], return_index=True)
-        bounds = np.append(first, len(order))
-        for s, lo, hi in zip(states, bounds[:-1], bounds[1:], strict=True):
-            idx = order[lo:hi]
-            nxt[idx] = np.searchsorted(cum[n, s], u[idx], side="right")
-        paths[:, n + 1] = np.minimum(nxt, M - 1)
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(current, minlength=M))))
+        for s in np.flatnonzero(bounds[1:] > bounds[:-1]):
+            idx = order[bounds[s]:bounds[s + 1]]
+            step = np.searchsorted(cum[n, s], u[idx], side="right")
+            nxt[idx] = np.minimum(step, M - 1, out=step)
     return paths
 
 
@@ -152,6 +183,12 @@ def finite_sample_star_step(P, samples_per_question: int, rng=None, truth=None, 
     FiniteSampleStep
         The maximum-likelihood refit ``P_{t+1}`` from the kept trajectories' weighted counts and
         the bookkeeping of how many wrong steps the kept data hold.
+
+    Raises
+    ------
+    ValueError
+        For bad input, or when the sampled and kept trajectories (:func:`trajectory_memory`)
+        would not fit in the memory budget; checked before sampling.
     """
     P = check_transition(P)
     if is_exact(P):
@@ -160,7 +197,9 @@ def finite_sample_star_step(P, samples_per_question: int, rng=None, truth=None, 
     truth = check_truth(truth, N, M)
     D = check_start(start, M)
     K = _check_samples(samples_per_question)
-    paths = sample_trajectories(P, K, rng, D, temperature)
+    gen = check_rng(rng)
+    _check_sampling_memory(int((D > 0).sum()), K, N, keep=True)
+    paths = sample_trajectories(P, K, gen, D, temperature)
     G = answer_map(truth)
     kept = paths[paths[:, N] == G[paths[:, 0]]]
     weights = D[kept[:, 0]] / K
@@ -222,15 +261,29 @@ def iterate_finite_sample(P0, iterations: int, samples_per_question: int, rng=No
     Returns
     -------
     FiniteSampleRun
+
+    Raises
+    ------
+    ValueError
+        For bad input, or when the stored policies (``2 (T+1) N M^2`` float64 values: the list
+        and its stacked copy) or one iteration's trajectories would not fit in the memory
+        budget; checked before the first iteration.
     """
     P = check_transition(P0)
     if is_exact(P):
         P = P.astype(float)
     T = check_iterations(iterations)
-    gen = np.random.default_rng(rng)
+    K = _check_samples(samples_per_question)
+    gen = check_rng(rng)
+    N, M = P.shape[0], P.shape[1]
+    # the T+1 policies are kept twice at the end (the list and the stacked copy)
+    check_memory(2 * (T + 1) * N * M * M * P.itemsize,
+                 f"iterate_finite_sample: storing the {T + 1:,} policies P_0..P_T",
+                 "iterations")
+    _check_sampling_memory(int((check_start(start, M) > 0).sum()), K, N, keep=True)
     Ps, Js, steps = [P], [expected_return(P, truth, start)], []
     for _ in range(T):
-        step = finite_sample_star_step(P, samples_per_question, gen, truth, start, temperature)
+        step = finite_sample_star_step(P, K, gen, truth, start, temperature)
         P = step.P
         steps.append(step)
         Ps.append(P)

@@ -6,6 +6,7 @@ the argument and the allowed range. Nothing is silently clipped or renormalised.
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from numbers import Integral, Rational
 
@@ -27,31 +28,145 @@ def is_exact(x) -> bool:
     return isinstance(x, (Rational, Integral)) and not isinstance(x, bool)
 
 
+def check_int(value, name: str, minimum: int, maximum: int | None = None,
+              what: str | None = None) -> int:
+    """An integer ``minimum <= value <= maximum`` (``maximum=None``: no upper bound).
+
+    Python and numpy integers are accepted; ``bool``, floats (even ``2.0``) and strings are not.
+
+    Parameters
+    ----------
+    value
+        The value to check.
+    name : str
+        The argument's name, used in the message.
+    minimum, maximum : int
+        Allowed range (``maximum`` inclusive, or ``None``).
+    what : str, optional
+        What the number counts, added to the message (e.g. ``"number of states"``).
+
+    Returns
+    -------
+    int
+        ``int(value)``.
+    """
+    allowed = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+    about = f" ({what})" if what else ""
+    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
+        raise ValueError(f"{name} must be an integer {allowed}{about}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an integer {allowed}{about}, got {value}")
+    return int(value)
+
+
 def check_M(M) -> int:
     """``M`` must be an integer >= 2 (the number of states per step)."""
-    if isinstance(M, bool) or not isinstance(M, (Integral, np.integer)):
-        raise ValueError(f"M must be an integer >= 2 (number of states), got {M!r}")
-    if M < 2:
-        raise ValueError(f"M must be an integer >= 2 (number of states), got {M}")
-    return int(M)
+    return check_int(M, "M", 2, what="number of states")
 
 
 def check_N(N) -> int:
     """``N`` must be an integer >= 1 (the number of reasoning steps)."""
-    if isinstance(N, bool) or not isinstance(N, (Integral, np.integer)):
-        raise ValueError(f"N must be an integer >= 1 (number of steps), got {N!r}")
-    if N < 1:
-        raise ValueError(f"N must be an integer >= 1 (number of steps), got {N}")
-    return int(N)
+    return check_int(N, "N", 1, what="number of steps")
 
 
 def check_iterations(iterations) -> int:
     """``iterations`` must be an integer >= 0."""
-    if isinstance(iterations, bool) or not isinstance(iterations, (Integral, np.integer)):
-        raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
-    if iterations < 0:
-        raise ValueError(f"iterations must be an integer >= 0, got {iterations}")
-    return int(iterations)
+    return check_int(iterations, "iterations", 0)
+
+
+def check_rng(rng) -> np.random.Generator:
+    """A :class:`numpy.random.Generator` from ``rng`` (Scientific Python SPEC 7).
+
+    ``None`` gives a freshly seeded generator, a non-negative integer seeds one
+    (``np.random.default_rng(rng)``), and a ``Generator`` is returned as it is (so one generator
+    can drive several calls). Anything else raises ValueError naming ``rng``.
+    """
+    if rng is None or isinstance(rng, np.random.Generator):
+        return np.random.default_rng(rng)
+    if isinstance(rng, bool) or not isinstance(rng, (Integral, np.integer)) or rng < 0:
+        raise ValueError("rng must be None, a non-negative integer seed or a "
+                         f"numpy.random.Generator, got {rng!r}")
+    return np.random.default_rng(int(rng))
+
+
+#: fraction of the available memory one allocation may take by default
+MEMORY_FRACTION = 0.5
+#: allocations up to this size pass :func:`check_memory` without asking the system (hot loops)
+ALWAYS_ALLOWED_BYTES = 64 * 2**20
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now, or None where the system does not say.
+
+    Linux: ``MemAvailable`` of ``/proc/meminfo``, lowered to the cgroup (v2) limit minus its
+    usage when the process runs in a container with a memory limit. Elsewhere:
+    ``os.sysconf("SC_AVPHYS_PAGES")`` (free pages), or the physical memory
+    (``SC_PHYS_PAGES``), times the page size.
+    """
+    avail = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        avail = None
+    if avail is None:
+        for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+            try:
+                avail = os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
+                break
+            except (AttributeError, ValueError, OSError):
+                continue
+    try:  # a container's memory limit (cgroup v2)
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            limit = fh.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as fh:
+                room = int(limit) - int(fh.read().strip())
+            avail = room if avail is None else min(avail, room)
+    except (OSError, ValueError):
+        pass
+    return None if avail is None or avail <= 0 else int(avail)
+
+
+def memory_budget() -> float:
+    """Default limit of :func:`check_memory`: ``MEMORY_FRACTION`` (half) of
+    :func:`available_memory`, or infinity where the available memory is unknown."""
+    avail = available_memory()
+    return float("inf") if avail is None else MEMORY_FRACTION * avail
+
+
+def check_memory(nbytes: float, what: str, reduce: str, limit: float | None = None) -> None:
+    """Refuse, before allocating, work whose arrays would not fit in memory.
+
+    Parameters
+    ----------
+    nbytes : float
+        Estimated bytes the work allocates.
+    what : str
+        What needs them (e.g. ``"iterate_dense: the policies P_0..P_T"``).
+    reduce : str
+        The argument(s) a user should lower (e.g. ``"iterations"``).
+    limit : float, optional
+        Budget in bytes; default :func:`memory_budget` (half the available memory), where
+        anything up to ``ALWAYS_ALLOWED_BYTES`` (64 MiB) passes without asking the system.
+
+    Raises
+    ------
+    ValueError
+        When ``nbytes > limit``; the message gives both in GiB and names ``reduce``.
+    """
+    if limit is None and nbytes <= ALWAYS_ALLOWED_BYTES:
+        return
+    budget = memory_budget() if limit is None else float(limit)
+    if nbytes > budget:
+        source = (f"{MEMORY_FRACTION:.0%} of the memory available now" if limit is None
+                  else "the given limit")
+        raise ValueError(f"{what} would need {nbytes / 2**30:,.1f} GiB, more than the "
+                         f"memory budget of {budget / 2**30:,.1f} GiB ({source}); "
+                         f"reduce {reduce}")
 
 
 def lam_range(M: int) -> tuple[float, float]:
@@ -65,7 +180,11 @@ def check_lam(lam, M: int, name: str = "lam") -> np.ndarray:
     A scalar is promoted to shape ``(1,)`` (one step).
     """
     M = check_M(M)
-    arr = np.asarray(lam, dtype=float)
+    try:
+        arr = np.asarray(lam, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numbers in [-1/(M-1), 1] = [{-1 / (M - 1):.6g}, 1] "
+                         f"for M={M}, got {lam!r}") from None
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.size == 0 or arr.shape[-1] == 0:

@@ -67,3 +67,41 @@ def test_float_and_array_round_trips(M_lam):
 def test_conversions_validate_M(func, M):
     with pytest.raises(ValueError, match="M must be"):
         func(0.1, M)
+
+
+@given(MS.flatmap(lambda M: st.tuples(st.just(M), exact_lam_values(M))))
+def test_diag_prob_and_delta_diag_and_off_diagonal_are_one_family(M_lam):
+    """p = 1/M + delta_diag, each wrong move (1 - lam)/M, and p + (M-1) * off = 1 (exact)."""
+    from rlstar_theory.conventions import (
+        delta_diag_to_diag_prob,
+        diag_prob_to_delta_diag,
+        off_diag_prob,
+    )
+
+    M, lam = M_lam
+    p, d = lam_to_diag_prob(lam, M), lam_to_delta_diag(lam, M)
+    assert delta_diag_to_diag_prob(d, M) == p and diag_prob_to_delta_diag(p, M) == d
+    assert p + (M - 1) * off_diag_prob(lam, M) == 1
+    assert isinstance(delta_diag_to_diag_prob(d, M), Fraction)
+
+
+def test_ranges_and_unchecked_conversion_for_plot_axes():
+    from rlstar_theory.conventions import lam_range
+
+    assert lam_range(8) == (-1 / 7, 1.0) and delta_diag_range(8) == (-1 / 8, 7 / 8)
+    with pytest.raises(ValueError, match="lam must lie"):
+        lam_to_delta_diag(1.5, 8)
+    # axis transforms probe values outside the range: no check there
+    np.testing.assert_allclose(lam_to_delta_diag(np.array([1.5, -3.0]), 8, check_range=False),
+                               [1.5 * 7 / 8, -3.0 * 7 / 8])
+    assert delta_diag_to_lam(2.0, 8, check_range=False) == 2.0 * 8 / 7
+
+
+def test_symmetric_run_delta_diag_uses_the_convention():
+    from rlstar_theory import iterate_symmetric, iterate_symmetric_exact
+
+    run = iterate_symmetric([0.2, 0.4], 64, 2)
+    np.testing.assert_array_equal(run.delta_diag, lam_to_delta_diag(run.lam, 64))
+    np.testing.assert_allclose(run.diag_prob, lam_to_diag_prob(run.lam, 64), rtol=1e-15)
+    exact = iterate_symmetric_exact(["1/5", "2/5"], 64, 2)
+    assert list(exact.delta_diag[0]) == [Fraction(63, 320), Fraction(63, 160)]

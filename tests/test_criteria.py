@@ -127,3 +127,89 @@ def test_high_temperature_can_undo_the_all_positive_guarantee():
     assert np.all(np.diff(hot.lam[:, 0]) < 0)
     cool = iterate_symmetric([0.3, 0.2, 0.25], 8, 5, temperature=0.7)
     assert np.all(np.diff(cool.lam[:, 0]) >= 0) and cool.lam[-1, 0] > 0.999
+
+
+# ------------------------------------------------------------ what holds at which temperature
+
+COLD = st.sampled_from([0.25, 0.5, 0.75, 0.9, 1.0])
+
+
+@given(sizes(max_M=16, max_N=4), st.data(), COLD)
+def test_all_positive_guarantees_hold_for_tau_at_most_one(size, data, tau):
+    """tau <= 1: every lam increases strictly (until 1), J strictly, and the run stays above
+    the tau = 1 run (the argument in the criteria module), which converges."""
+    M, N = size
+    lam = data.draw(lam_vectors(M, N, lo=0.05))
+    pred = classify_start(lam, M, temperature=tau)
+    assert pred.kind is StartClass.ALL_POSITIVE and pred.converges is True
+    assert "increases strictly" in pred.prediction
+    run = iterate_symmetric(lam, M, 60, temperature=tau)
+    base = iterate_symmetric(lam, M, 60)
+    for t in range(60):
+        moving = run.err[t] > 0
+        assert np.all(run.err[t + 1][moving] < run.err[t][moving])
+        if run.one_minus_J[t] > 0:
+            assert run.one_minus_J[t + 1] < run.one_minus_J[t]
+    assert np.all(run.err <= base.err * (1 + 1e-12))
+    assert run.one_minus_J[-1] <= 1e-9
+
+
+@pytest.mark.parametrize("tau", [0.5, 0.75])
+def test_one_zero_at_tau_below_one_others_sharpen_then_all_converge(tau):
+    run = iterate_symmetric([0.3, 0.0, 0.5], 8, 40, temperature=tau)
+    assert run.lam[1, 1] > 0
+    assert run.lam[1, 0] > 0.3 and run.lam[1, 2] > 0.5  # sharpened, not waiting
+    assert np.all(np.diff(run.J) > 0) or run.one_minus_J[-1] == 0
+    assert run.one_minus_J[-1] <= 1e-12
+    pred = classify_start([0.3, 0.0, 0.5], 8, temperature=tau)
+    assert pred.kind is StartClass.ONE_ZERO and pred.converges is True
+
+
+@pytest.mark.parametrize("tau", [1.25, 1.5, 2.0, 3.0])
+def test_above_one_nothing_is_promised_and_the_prediction_says_so(tau):
+    pred = classify_start([0.8, 0.8, 0.8], 64, temperature=tau)
+    assert pred.converges is None and pred.temperature == tau
+    assert "no guarantee" in pred.prediction and "increases strictly" not in pred.prediction
+    frozen = classify_start([0.8, 0.0, 0.0], 64, temperature=tau)
+    assert frozen.converges is False and "J stays 1/M" in frozen.prediction
+
+
+def test_high_temperature_examples_against_the_dense_engine():
+    """The numbers quoted in the criteria docs: tau = 1.5, M = 64, lam0 = 0.8 converges for
+    N = 3 and falls to J = 1/M for N = 4 (dense engine as referee); tau = 2 loses N = 3."""
+    from rlstar_theory import iterate_dense, symmetric_matrix
+
+    for N, J_end in ((3, 1.0), (4, 1 / 64)):
+        run = iterate_symmetric([0.8] * N, 64, 40, temperature=1.5)
+        dense = iterate_dense(symmetric_matrix([0.8] * N, 64), 40, temperature=1.5)
+        np.testing.assert_allclose(dense.J, run.J, rtol=0, atol=1e-12)
+        assert run.J[-1] == pytest.approx(J_end, abs=1e-9)
+    assert iterations_to_reach([0.8] * 3, 64, 0.01, 300, temperature=2.0) == -1
+
+
+@pytest.mark.parametrize(("tau", "attracts"), [(1.25, True), (1.5, True), (1.75, True),
+                                               (2.5, False), (3.0, False)])
+def test_local_rate_near_the_optimum(tau, attracts):
+    """err' ~ (N-1) M^(1 - 2/tau) err^(2/tau) near lam = 1 (documented in criteria)."""
+    M, N, err0 = 8, 3, 1e-8
+    run = iterate_symmetric([1 - err0] * N, M, 1, temperature=tau)
+    predicted = (N - 1) * M ** (1 - 2 / tau) * err0 ** (2 / tau)
+    assert run.err[1, 0] == pytest.approx(predicted, rel=1e-2)
+    far = iterate_symmetric([1 - err0] * N, M, 40, temperature=tau)
+    assert bool(far.one_minus_J[-1] < 1e-12) is attracts
+
+
+def test_classify_start_exact_input_keeps_tiny_signs():
+    from fractions import Fraction
+
+    tiny = Fraction(1, 10**400)  # 0.0 as a float
+    assert classify_start([tiny, Fraction(1, 2)], 8).kind is StartClass.ALL_POSITIVE
+    assert classify_start([-tiny, Fraction(1, 2)], 8).kind is StartClass.HAS_NEGATIVE
+    assert classify_start(["1/3", "0", "0"], 8).kind is StartClass.FROZEN
+    assert classify_start([1e-320, 0.5], 8).kind is StartClass.ALL_POSITIVE
+
+
+def test_iterations_to_reach_stops_at_float_fixed_points_fast():
+    """Lam_{-n} = 0.2^299 moves nothing in float64: a fixed point, found at once."""
+    got = iterations_to_reach(np.full(300, 0.2), 64, 0.01, 10**6)
+    assert got == -1

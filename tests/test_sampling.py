@@ -8,6 +8,9 @@ same check is shown to reject a wrong target (the exact step at another temperat
 
 from __future__ import annotations
 
+import time
+import tracemalloc
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -20,8 +23,10 @@ from rlstar_theory import (
     robustness,
     sample_trajectories,
     star_step,
+    validation,
 )
 from rlstar_theory.dense import answer_map
+from rlstar_theory.sampling import trajectory_memory
 from tests.strategies import dense_models
 
 Z = 6.0  # sigmas
@@ -195,3 +200,67 @@ def test_first_step_frequencies_match_the_rows():
         freq = np.bincount(paths[paths[:, 0] == s, 1], minlength=5) / K
         sd = np.sqrt(np.maximum(P[0, s] * (1 - P[0, s]), 1 / K) / K)
         assert np.all(np.abs(freq - P[0, s]) <= Z * sd)
+
+
+# ---- sizes are checked before sampling (issue 9) -----------------------------------------
+
+
+@pytest.mark.parametrize("func, keep", [(sample_trajectories, False),
+                                        (finite_sample_star_step, True)])
+@pytest.mark.parametrize("high_J", [False, True])
+def test_trajectory_memory_bounds_the_measured_peak(func, keep, high_J):
+    """The documented estimate is an upper bound of the peak numpy allocation (tracemalloc),
+    and not a loose one; the worst case keeps every trajectory (J close to 1)."""
+    M, N, K = 8, 3, 20_000
+    if high_J:
+        P = np.tile(0.999 * np.eye(M) + 0.001 / M, (N, 1, 1))
+    else:
+        P, _ = fixed_model(M=M, N=N, seed=2, zeros=False)
+    tracemalloc.start()
+    try:
+        func(P, K, rng=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = trajectory_memory(M, K, N, keep=keep)
+    assert 0.5 * estimate < peak <= estimate
+
+
+def test_oversized_sampling_is_refused_before_allocating(monkeypatch):
+    """Issue 9: finite_sample_star_step at K = 10**8 asked for 41.7 GB and then failed."""
+    P, truth = fixed_model(M=8, N=3)
+    monkeypatch.setattr(validation, "memory_budget", lambda: 8 * 2**30)
+    need = trajectory_memory(8, 10**8, 3) / 2**30
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=rf"would need {need:,.1f} GiB, more than the memory "
+                                         r"budget of 8\.0 GiB.*reduce samples_per_question"):
+        finite_sample_star_step(P, 10**8, rng=0, truth=truth)
+    with pytest.raises(ValueError, match="reduce samples_per_question"):
+        sample_trajectories(P, 10**8, rng=0)
+    with pytest.raises(ValueError, match="reduce samples_per_question"):
+        iterate_finite_sample(P, 2, 10**8, rng=0, truth=truth)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_oversized_finite_sample_run_is_refused_before_the_first_iteration(monkeypatch):
+    P, _ = fixed_model(M=64, N=3)
+    with pytest.raises(ValueError, match=r"storing the 10,000,001 policies.*reduce iterations"):
+        iterate_finite_sample(P, 10**7, 1, rng=0)
+
+
+def test_sampler_is_the_inverse_cdf_draw_of_each_trajectory():
+    """Grouping trajectories by state (for vectorised draws) changes nothing: a seeded run is
+    the inverse-CDF draw of one uniform per trajectory and step, in path order."""
+    P, _ = fixed_model(M=5, N=2, seed=3)
+    K = 50
+    paths = sample_trajectories(P, K, 11)
+    gen = np.random.default_rng(11)
+    ref = np.empty_like(paths)
+    ref[:, 0] = np.repeat(np.arange(5), K)
+    cum = np.cumsum(P, axis=2)
+    cum[..., -1] = 1.0
+    for n in range(2):
+        u = gen.random(len(ref))
+        for i in range(len(ref)):
+            ref[i, n + 1] = min(np.searchsorted(cum[n, ref[i, n]], u[i], side="right"), 4)
+    assert np.array_equal(paths, ref)

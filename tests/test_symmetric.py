@@ -29,7 +29,15 @@ from rlstar_theory import (
     temper,
     temper_lam,
 )
-from tests.strategies import exact_lam_vectors, lam_batches, lam_vectors, sizes
+from rlstar_theory.symmetric import BOUNDARY_SNAP
+from tests.strategies import (
+    exact_lam_values,
+    exact_lam_vectors,
+    lam_batches,
+    lam_values,
+    lam_vectors,
+    sizes,
+)
 
 ATOL = 1e-12
 TEMPERATURES = st.sampled_from([1.0, 0.5, 0.25, 2.0, 0.7])
@@ -172,8 +180,10 @@ def test_improvement_and_error_contraction_identities(model):
 
 
 def as_fractions(lam, M):
-    """The floats as Fractions; -1/(M-1) in floats means the exact endpoint."""
-    return [max(Fraction(v), Fraction(-1, M - 1)) for v in lam]
+    """The floats as Fractions; a float within rounding of -1/(M-1) (``M p <= BOUNDARY_SNAP``,
+    the engine's documented rule) means the exact endpoint."""
+    return [Fraction(-1, M - 1) if 1 + (M - 1) * v <= BOUNDARY_SNAP else Fraction(v)
+            for v in lam]
 
 
 @given(models())
@@ -565,3 +575,226 @@ def test_sweep_shapes_and_bad_chunk():
     assert sweep.lam.shape == (4, 5, 2) and sweep.J.shape == (4, 5)
     with pytest.raises(ValueError, match="chunk"):
         sweep_symmetric(lam0, 8, 3, chunk=0)
+
+
+# ------------------------------------------------------------- the boundary lam = -1/(M-1)
+# p = 0 (the correct move never happens). The exact engines are the referee.
+
+
+def test_boundary_single_step_has_J_zero_exactly():
+    """N = 1 at the boundary: no trajectory succeeds, J = 0 and nothing moves (issue 9)."""
+    run = iterate_symmetric([-1 / 7], 8, 3)
+    exact = iterate_symmetric_exact([Fraction(-1, 7)], 8, 3)
+    dense = iterate_dense(symmetric_matrix([Fraction(-1, 7)], 8), 3)
+    assert list(exact.J) == [0] * 4 and list(dense.J) == [0] * 4
+    assert run.J.tolist() == [0.0] * 4
+    assert np.all(run.lam == -1 / 7) and np.all(run.diag_prob == 0)
+    assert np.all(np.isnan(run.p_all_correct_given_success))  # no success: undefined
+    assert all(v is None for v in exact.p_all_correct_given_success)
+
+
+@pytest.mark.parametrize("lam", [-1 / 99, np.nextafter(-1 / 99, 0.0), -1 / 99 - 1e-17])
+def test_boundary_within_rounding_is_the_boundary(lam):
+    """Floats within a few roundings of -1/(M-1) are the endpoint: J = 0, never -6e-17."""
+    run = iterate_symmetric([lam], 100, 2)
+    assert run.J.tolist() == [0.0, 0.0, 0.0]
+    assert np.all(run.diag_prob == 0) and np.all(run.lam >= -1 / 99)
+
+
+def test_boundary_step_with_others_stays_at_p_zero():
+    """(0.9, 0.9, -1/99), M = 100: step 3 keeps p = 0 exactly, robustness is finite while
+    J > 0, and every lam is accepted by symmetric_matrix (issue 9 reported -8.5e-8, NaN and a
+    rejected matrix)."""
+    T, M = 12, 100
+    run = iterate_symmetric([0.9, 0.9, -1 / 99], M, T)
+    exact = iterate_symmetric_exact(["9/10", "9/10", Fraction(-1, 99)], M, T)
+    assert np.all(run.diag_prob[:, 2] == 0) and all(p == 0 for p in exact.diag_prob[:, 2])
+    assert np.all(np.isfinite(run.p_all_correct_given_success))
+    for t in range(T + 1):
+        symmetric_matrix(run.lam[t], M)  # accepts the library's own output
+    np.testing.assert_allclose(run.J, exact.J.astype(float), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(run.p_all_correct_given_success,
+                               exact.p_all_correct_given_success.astype(float), rtol=1e-13,
+                               atol=0)
+    np.testing.assert_allclose(run.lam, exact.lam.astype(float), rtol=0, atol=1e-14)
+
+
+def test_boundary_exact_zero_matches_dense_and_exact_when_one_other_step_dies():
+    """(1/2, -1/7, 1), M = 8: Lam_{-1} = -1/7, so step 1 reaches p = 0 after one step exactly;
+    the float engine gets that zero exactly too (cancellation-free products)."""
+    lam = [Fraction(1, 2), Fraction(-1, 7), Fraction(1)]
+    exact = iterate_symmetric_exact(lam, 8, 3)
+    dense = iterate_dense(symmetric_matrix(lam, 8), 3)
+    run = iterate_symmetric([float(v) for v in lam], 8, 3)
+    assert exact.diag_prob[1, 0] == 0 and dense.P[1, 0, 0, 0] == 0
+    assert run.diag_prob[1, 0] == 0 and run.diag_prob[1, 1] == 0
+    assert list(dense.J) == list(exact.J)
+    np.testing.assert_allclose(run.J, exact.J.astype(float), rtol=0, atol=1e-16)
+
+
+@st.composite
+def boundary_models(draw):
+    """Exact models with some steps exactly at -1/(M-1) or at 1 (the exact-zero cases)."""
+    M, N = draw(sizes(max_M=9, max_N=4, min_M=3))
+    lam = []
+    for _ in range(N):
+        kind = draw(st.sampled_from(["boundary", "one", "other"]))
+        lam.append(Fraction(-1, M - 1) if kind == "boundary" else Fraction(1) if kind == "one"
+                   else draw(exact_lam_values(M)))
+    assume(any(v == Fraction(-1, M - 1) for v in lam))
+    return M, lam
+
+
+@given(boundary_models(), st.sampled_from([1, Fraction(1, 2)]))
+def test_boundary_float_engine_against_exact(model, tau):
+    """With steps on the boundary: J >= 0, exact zeros exactly, lam in range, p = 0 kept,
+    robustness finite whenever J_sampling > 0, and the exact numbers to rounding."""
+    M, lam = model
+    T = 4
+    exact = iterate_symmetric_exact(lam, M, T, temperature=tau)
+    run = iterate_symmetric(np.array([float(v) for v in lam]), M, T, temperature=float(tau))
+    J_exact = exact.J.astype(float)
+    assert np.all(run.J >= 0) and np.all(run.J_sampling >= 0)
+    assert np.array_equal(run.J == 0, exact.J == 0)
+    assert np.array_equal(run.diag_prob == 0, exact.diag_prob == 0)
+    assert np.all(run.lam >= -1 / (M - 1)) and np.all(run.lam <= 1)
+    assert np.all(run.diag_prob >= 0) and np.all(run.diag_prob <= 1)
+    succeeded = exact.J_sampling > 0
+    assert np.all(np.isfinite(run.p_all_correct_given_success[succeeded]))
+    assert np.all(np.isnan(run.p_all_correct_given_success[~succeeded]))
+    for t in range(T + 1):
+        symmetric_matrix(run.lam[t], M)
+    # conditioning: quantities divided by M J_s (see the module doc)
+    tol = 1e-12 / max(min(float(v) for v in exact.J_sampling[succeeded] * M), 1e-3) \
+        if succeeded.any() else 1e-12
+    np.testing.assert_allclose(run.J, J_exact, rtol=0, atol=tol)
+    np.testing.assert_allclose(run.lam, exact.lam.astype(float), rtol=0, atol=100 * tol)
+
+
+def test_equal_steps_stay_equal_in_long_runs():
+    """(0.3, 0.3, -1/7), M = 8, 500 iterations: the two equal steps must stay equal (their
+    difference is unstable, x 8/7 per iteration); exactly J_500 rounds to 1/8."""
+    run = iterate_symmetric([0.3, 0.3, -1 / 7], 8, 500)
+    exact = iterate_symmetric_exact(["3/10", "3/10", Fraction(-1, 7)], 8, 500)
+    assert np.array_equal(run.lam[:, 0], run.lam[:, 1])
+    assert run.J[-1] == float(exact.J[-1]) == 0.125
+    np.testing.assert_allclose(run.J, exact.J.astype(float), rtol=1e-14, atol=0)
+    # the surviving weight decays like (6/7)^t: carried as lam, it keeps relative precision
+    np.testing.assert_allclose(run.lam[:, 0], exact.lam[:, 0].astype(float), rtol=1e-12, atol=0)
+
+
+@given(st.integers(3, 16), st.integers(2, 40), st.data())
+def test_equal_steps_are_bitwise_equal(M, N, data):
+    """Steps equal at t = 0 stay bit-for-bit equal (exact arithmetic: the update is symmetric);
+    N up to 40 covers both ways of finding equal steps."""
+    values = data.draw(st.lists(lam_values(M), min_size=1, max_size=3))
+    pick = data.draw(st.lists(st.integers(0, len(values) - 1), min_size=N, max_size=N))
+    lam = np.array([values[i] for i in pick])
+    run = iterate_symmetric(lam, M, 6, temperature=data.draw(TEMPERATURES))
+    for i in range(N):
+        for j in range(i):
+            if lam[i] == lam[j]:
+                assert np.array_equal(run.lam[:, i], run.lam[:, j])
+                assert np.array_equal(run.err[:, i], run.err[:, j])
+
+
+# ------------------------------------------------------------------ small lam keeps precision
+
+
+@pytest.mark.parametrize("lam0", [1e-12, -1e-12, 1e-300, 3e-8])
+def test_small_lam_keeps_relative_precision(lam0):
+    """lam = 1e-12 is carried as lam, not as 1 - lam (issue 9: relative error 2e-5)."""
+    M = 8
+    run = iterate_symmetric([lam0, lam0], M, 3)
+    exact = iterate_symmetric_exact([Fraction(lam0)] * 2, M, 3)
+    assert run.lam[0, 0] == lam0
+    np.testing.assert_allclose(run.lam, exact.lam.astype(float), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(run.one_minus_J, exact.one_minus_J.astype(float), rtol=1e-14)
+    np.testing.assert_allclose(run.delta_diag, exact.delta_diag.astype(float), rtol=1e-14)
+
+
+def test_near_boundary_keeps_relative_precision_of_p():
+    """p ~ 1e-12 above the boundary: the correct-move probability keeps relative precision,
+    against the exact engine from the same (float) input."""
+    M = 8
+    lam0 = float(Fraction(-1, 7) + Fraction(8, 7) * Fraction(10**-12))  # p ~ 1e-12
+    run = iterate_symmetric([lam0, 0.5], M, 3)
+    exact = iterate_symmetric_exact([Fraction(lam0), Fraction(1, 2)], M, 3)
+    assert 0.9e-12 < exact.diag_prob[0, 0] < 1.1e-12
+    np.testing.assert_allclose(run.diag_prob, exact.diag_prob.astype(float), rtol=1e-14, atol=0)
+    one = iterate_symmetric([lam0], M, 1)  # N = 1: J = p
+    assert one.J[0] == pytest.approx(float(exact.diag_prob[0, 0]), rel=1e-15, abs=0)
+
+
+# ----------------------------------------------------------- rows with no data, memory, size
+
+
+def test_no_success_keeps_untempered_weights():
+    """J_sampling = 0 (a boundary step, the others at 1): nothing is refitted at any tau, the
+    weights are the untempered ones, as in the dense engine."""
+    lam = [Fraction(-1, 7), Fraction(1)]
+    for tau in (1, Fraction(1, 2)):
+        exact = iterate_symmetric_exact(lam, 8, 2, temperature=tau)
+        dense = iterate_dense(symmetric_matrix(lam, 8), 2, temperature=tau)
+        run = iterate_symmetric([-1 / 7, 1.0], 8, 2, temperature=float(tau))
+        assert all(list(row) == lam for row in exact.lam)
+        assert all((dense.P[t] == dense.P[0]).all() for t in range(3))
+        assert np.all(run.lam == [-1 / 7, 1.0]) and np.all(run.J_sampling == 0)
+
+
+def test_history_that_cannot_fit_is_refused_before_allocating():
+    with pytest.raises(ValueError, match="iterations"):
+        iterate_symmetric([0.2, 0.2, 0.2], 64, 10**10)
+
+
+# --------------------------------------------------------------------- exact-mode inputs
+
+
+def test_exact_inputs_floats_through_decimal_repr():
+    """0.1 means 1/10 (through repr), strings are exact, Fractions stay as given."""
+    by_float = iterate_symmetric_exact([0.1] * 3, 8, 1)
+    assert list(by_float.lam[0]) == [Fraction(1, 10)] * 3
+    assert list(iterate_symmetric_exact(["0.1"] * 3, 8, 1).J) == list(by_float.J)
+    assert list(iterate_symmetric_exact(np.array([0.1, 0.25]), 8, 0).lam[0]) == \
+        [Fraction(1, 10), Fraction(1, 4)]
+    assert iterate_symmetric_exact([Fraction(0.1)], 8, 0).lam[0, 0] == Fraction(0.1) \
+        != Fraction(1, 10)
+    assert iterate_symmetric_exact([0.2], 8, 0, temperature=0.5).temperature == 0.5
+    with pytest.raises(ValueError, match="lam0"):
+        iterate_symmetric_exact([float("nan")], 8, 1)
+
+
+def test_exact_size_estimate_and_refusal():
+    from rlstar_theory.symmetric import estimate_exact_digits
+
+    lam0 = ["1/3", "0", "1/2"]
+    est = estimate_exact_digits(lam0, 8, 6)
+    run = iterate_symmetric_exact(lam0, 8, 7)
+    actual = [max(len(str(v.numerator)), len(str(v.denominator))) for v in run.lam[7]]
+    assert est.digits == pytest.approx(max(actual), rel=0.05)  # lam_7 is measured here
+    long = estimate_exact_digits(lam0, 8, 40)
+    assert long.growth == pytest.approx(3, rel=0.01)  # N = 3 steps: digits x 3 per iteration
+    assert long.digits > 1e18
+    assert 0 <= long.max_iterations(1e5) < 40
+    assert long.digits_at(long.max_iterations(1e5) + 1) <= 1e5
+    with pytest.raises(ValueError, match=r"iterations: .*max_digits") as info:
+        iterate_symmetric_exact(lam0, 8, 40, max_digits=1e5)
+    assert f"at most {long.max_iterations(1e5)} iterations" in str(info.value)
+    hot = estimate_exact_digits(["1/5"] * 3, 64, 10, temperature="1/2")
+    assert hot.growth == pytest.approx(6, rel=0.1)  # N / tau
+    frozen = estimate_exact_digits(["1/2", "0", "0"], 8, 10**6)
+    assert frozen.digits < 2  # nothing changes, nothing grows (and the probe stops at once)
+    # equal steps and a boundary step: a Moebius map, digits grow linearly, not geometrically
+    slow = ["3/10", "3/10", Fraction(-1, 7)]
+    linear = estimate_exact_digits(slow, 8, 200)
+    run = iterate_symmetric_exact(slow, 8, 201)
+    actual = max(len(str(v.denominator)) for v in run.lam[201])
+    assert linear.digits == pytest.approx(actual, rel=0.1)
+    assert "digits are added per iteration" in linear.describe()
+
+
+def test_exact_progress_bar_on_request(capsys):
+    iterate_symmetric_exact(["1/3", "1/2"], 8, 3, progress=True)
+    iterate_symmetric([0.3, 0.5], 8, 3, progress=True)
+    err = capsys.readouterr().err
+    assert "iterate_symmetric_exact" in err and "iterate_symmetric:" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -17,13 +18,21 @@ from rlstar_theory import (
     iterate_symmetric_exact,
     lam_to_delta_diag,
     robustness,
+    sample_trajectories,
     star_step,
     symmetric_matrix,
     symmetric_star_step,
     temper,
     temper_lam,
+    validation,
 )
-from rlstar_theory.validation import check_transition, row_sum_tolerance
+from rlstar_theory.validation import (
+    check_int,
+    check_memory,
+    check_rng,
+    check_transition,
+    row_sum_tolerance,
+)
 
 NAN, INF = float("nan"), float("inf")
 U3 = np.full((2, 3, 3), 1 / 3)
@@ -243,3 +252,110 @@ def test_nothing_is_silently_renormalised():
     P = np.full((1, 2, 2), 0.5)
     P[0, 0] = [0.5 + 4e-10, 0.5]
     assert expected_return(P) == pytest.approx(0.5 + 2e-10, abs=1e-16)
+
+
+# ---- one owner per check: integers, rng, memory (issue 9) ---------------------------------
+
+
+@pytest.mark.parametrize("value", [2.0, "3", True, None, 1.5, np.float64(3)])
+def test_check_int_rejects_non_integers_naming_the_argument(value):
+    with raises_naming(r"chunk_size must be an integer >= 1 \(rows per chunk\)"):
+        check_int(value, "chunk_size", 1, what="rows per chunk")
+
+
+def test_check_int_range_and_numpy_integers():
+    assert check_int(np.int32(5), "k", 0) == 5 and type(check_int(np.int64(5), "k", 0)) is int
+    assert check_int(4, "k", 1, 4) == 4
+    with raises_naming(r"k must be an integer in 1\.\.4, got 5"):
+        check_int(5, "k", 1, 4)
+    with raises_naming(r"k must be an integer >= 0, got -1"):
+        check_int(-1, "k", 0)
+
+
+def test_lam_that_is_not_a_number_names_lam_and_its_range():
+    """Issue 9: lam=['abc'] said only "could not convert string to float"."""
+    with raises_naming(r"lam0 must be numbers in \[-1/\(M-1\), 1\] = \[-0\.333333, 1\]"):
+        iterate_symmetric(["abc"], 4, 1)
+    with raises_naming(r"lam must be numbers in \[-1/\(M-1\), 1\]"):
+        symmetric_matrix([[0.2, object()]], 4)
+
+
+@pytest.mark.parametrize("rng", ["abc", 1.5, -1, True, [1, 2], np.random.RandomState(0)])
+def test_bad_rng_names_rng_and_what_is_allowed(rng):
+    allowed = "rng must be None, a non-negative integer seed or a numpy.random.Generator"
+    with raises_naming(allowed):
+        check_rng(rng)
+    with raises_naming(allowed):
+        finite_sample_star_step(U3, 4, rng=rng)
+    with raises_naming(allowed):
+        iterate_finite_sample(U3, 1, 4, rng=rng)
+    with raises_naming(allowed):
+        sample_trajectories(U3, 4, rng=rng)
+
+
+def test_good_rng_values():
+    gen = np.random.default_rng(5)
+    assert check_rng(gen) is gen  # one generator can drive several calls
+    assert check_rng(np.int64(7)).random() == np.random.default_rng(7).random()
+    assert isinstance(check_rng(None), np.random.Generator)
+
+
+def test_check_memory_names_the_size_and_the_argument_to_reduce():
+    with raises_naming(r"the thing would need 2\.0 GiB, more than the memory budget of "
+                       r"1\.0 GiB \(the given limit\); reduce iterations"):
+        check_memory(2 * 2**30, "the thing", "iterations", limit=2**30)
+    check_memory(2**30, "the thing", "iterations", limit=2**30)  # exactly fits
+
+
+def test_default_memory_budget_is_half_the_available_memory(monkeypatch):
+    monkeypatch.setattr(validation, "available_memory", lambda: 8 * 2**30)
+    assert validation.memory_budget() == 4 * 2**30
+    with raises_naming(r"4\.0 GiB \(50% of the memory available now\); reduce K"):
+        check_memory(5 * 2**30, "x", "K")
+    check_memory(3 * 2**30, "x", "K")
+    monkeypatch.setattr(validation, "available_memory", lambda: None)  # unknown: no limit
+    check_memory(2**60, "x", "K")
+
+
+def test_available_memory_is_positive_where_the_system_reports_it():
+    avail = validation.available_memory()
+    assert avail is None or avail > 0
+
+
+def test_iterate_dense_refuses_what_cannot_fit_before_starting():
+    """Issue 9: iterate_dense(P, 10**7) hung; at M = 64, N = 3 it would store ~900 GiB."""
+    P = np.full((3, 64, 64), 1 / 64)
+    start = time.perf_counter()
+    with raises_naming(r"iterate_dense: storing the 10,000,001 policies .* GiB.*reduce "
+                       r"iterations"):
+        iterate_dense(P, 10**7)
+    assert time.perf_counter() - start < 1.0  # refused before any iteration ran
+
+
+def test_iterate_dense_memory_estimate_is_what_it_stores(monkeypatch):
+    """The refusal threshold is the stored size, (T+1)(N M^2 + 2N + 3) 8-byte numbers: one
+    byte less of budget is refused, exactly that much runs and stores exactly that."""
+    N, M, T = 3, 64, 699
+    need = (T + 1) * (N * M * M + 2 * N + 3) * 8  # 69 MB: above the 64 MiB always allowed
+    P = np.full((N, M, M), 1 / M)
+    monkeypatch.setattr(validation, "memory_budget", lambda: need - 1)
+    with raises_naming("reduce iterations"):
+        iterate_dense(P, T)
+    monkeypatch.setattr(validation, "memory_budget", lambda: need)
+    run = iterate_dense(P, T)
+    stored = sum(a.nbytes for a in (run.P, run.J, run.J_sampling, run.delta_diag,
+                                    run.p_all_correct_given_success,
+                                    run.p_step_wrong_given_success))
+    assert stored == need
+
+
+def test_iterate_dense_progress_bar_is_optional(capfd):
+    pytest.importorskip("tqdm")
+    P = np.full((2, 3, 3), 1 / 3)
+    P[:, :, 0] += 0.1
+    P[:, :, 1] -= 0.1
+    quiet = iterate_dense(P, 4)
+    assert capfd.readouterr().err == ""
+    shown = iterate_dense(P, 4, progress=True)
+    assert "iterate_dense" in capfd.readouterr().err
+    assert np.array_equal(quiet.P, shown.P) and np.array_equal(quiet.J, shown.J)

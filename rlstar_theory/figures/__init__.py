@@ -1,10 +1,13 @@
 """The figures of ``rlstar reproduce``: one module per figure family.
 
 Each module exposes ``compute(quick=False)`` returning a frozen dataclass of plain arrays (with
-``to_dict()`` for the raw JSON and ``table()`` for the CSV) and ``plot(data)`` returning a
-matplotlib figure; computing never plots and plotting never computes. :func:`make_figure` runs
-both and writes ``<stem>.png``, ``<stem>.pdf``, ``<stem>.json`` (all the data) and, for the
-figures whose data are a small table, ``<stem>.csv``, atomically.
+``to_dict()`` for the raw JSON and ``table()`` for the CSV) and ``plot(data, ax=None)``, which
+draws into the given axes (or a new :class:`matplotlib.figure.Figure`) and returns the axes;
+computing never plots and plotting never computes. No module selects a matplotlib backend.
+:func:`make_figure` runs both and writes ``<stem>.png``, ``<stem>.pdf``, ``<stem>.json`` (all
+the data) and, for the figures whose data are a small table, ``<stem>.csv``, atomically and
+byte-reproducibly (fixed figure metadata, floats rounded to
+:data:`rlstar_theory.figures.io.COMMITTED_DIGITS` significant digits).
 
 ======  =================  ====================================================================
 key     module             content
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rlstar_theory.figures import io
-from rlstar_theory.figures.style import close
+from rlstar_theory.figures.style import figure_of
 
 __all__ = ["FigureSpec", "FigureOutput", "FIGURES", "figure_spec", "make_figure"]
 
@@ -97,7 +100,8 @@ class FigureOutput:
     files : tuple of Path
         PNG, PDF, JSON and (where the data are a small table) CSV paths.
     seconds : float
-        Wall time of computing, plotting and writing.
+        Wall time of computing, plotting and writing (reported in ``timings.json``, never in
+        the committed files).
     """
 
     spec: FigureSpec
@@ -124,18 +128,18 @@ def make_figure(spec: FigureSpec, out_dir: str | Path, quick: bool = False) -> F
     start = time.perf_counter()
     module = importlib.import_module(f"{__name__}.{spec.module}")
     data = module.compute(quick=quick)
-    fig = module.plot(data)
-    try:
-        files = io.save_figure(fig, out_dir, spec.stem, dpi=QUICK_DPI if quick else FULL_DPI)
-    finally:
-        close(fig)
+    fig = figure_of(module.plot(data))
+    files = io.save_figure(fig, out_dir, spec.stem, dpi=QUICK_DPI if quick else FULL_DPI)
     meta = {"figure": spec.key, "title": spec.title, "quick": quick,
             "conventions": {
                 "lam": "mixing weight of P(lam) = lam I + (1-lam)/M 11^T (theory script's delta)",
                 "delta_diag": "diagonal excess (M-1) lam / M (data generator's delta)"},
             "data": data.to_dict()}
-    files.append(io.save_json(meta, Path(out_dir) / f"{spec.stem}.json"))
+    digits = io.COMMITTED_DIGITS
+    files.append(io.save_json(meta, Path(out_dir) / f"{spec.stem}.json",
+                              significant_digits=digits))
     table = data.table() if hasattr(data, "table") else None
     if table is not None:
-        files.append(io.save_csv(*table, Path(out_dir) / f"{spec.stem}.csv"))
+        files.append(io.save_csv(*table, Path(out_dir) / f"{spec.stem}.csv",
+                                 significant_digits=digits))
     return FigureOutput(spec, data, tuple(files), time.perf_counter() - start)

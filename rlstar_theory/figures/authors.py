@@ -19,7 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from rlstar_theory.conventions import delta_diag_to_lam
-from rlstar_theory.figures.style import LAM_LABEL, STEP_COLORS, add_delta_diag_axis, new_figure
+from rlstar_theory.figures.style import (
+    STEP_COLORS,
+    add_delta_diag_axis,
+    axes_row,
+    integer_ticks,
+    lam_label,
+    styled,
+)
 from rlstar_theory.symmetric import iterate_symmetric
 
 __all__ = [
@@ -159,31 +166,40 @@ def _start_name(conv: str, value: float, lam0: float) -> str:
     return f"δ_diag,₀ = {value:g} (λ₀ = {lam0:.4f})"
 
 
-def plot(data: AuthorsData):
-    """Two panels: ``J(P_t)`` and ``lam_t`` against ``t``; published points as markers."""
-    fig, (ax_j, ax_l) = new_figure(1, 2, width=11, height=4.2)
-    for i in range(len(data.lam0)):
-        solid = data.start_convention[i] == "lam"
-        color = STEP_COLORS[i % 2]
-        style = "-" if solid else "--"
-        name = _start_name(data.start_convention[i], data.start_value[i], data.lam0[i])
-        ax_j.plot(data.t, data.J[i], style, marker="o" if solid else None, color=color,
-                  label=name)
-        ax_l.plot(data.t, data.lam[i], style, marker="o" if solid else None, color=color,
-                  label=name)
-    tp = np.arange(len(data.published_J))
-    ax_j.plot(tp, data.published_J, "kx", markersize=8, mew=1.5,
-              label="published (λ₀ = 0.2)")
-    ax_j.set_xlabel("STaR iteration t")
-    ax_j.set_ylabel("J(P_t) = Pr(final answer correct)")
-    ax_j.set_title(f"Expected return, M = {data.M}, N = {data.N} equal steps")
-    ax_j.set_ylim(-0.02, 1.05)
-    ax_j.legend(loc="lower right")
-    ax_l.set_xlabel("STaR iteration t")
-    ax_l.set_ylabel(f"{LAM_LABEL[:1]}_t{LAM_LABEL[1:]}")
-    ax_l.set_title("Mixing weight of every step")
-    ax_l.set_ylim(-0.02, 1.05)
-    add_delta_diag_axis(ax_l, data.M)
-    ax_l.legend(loc="lower right")
-    fig.tight_layout()
-    return fig
+def plot(data: AuthorsData, ax=None) -> np.ndarray:
+    """Two panels: ``J(P_t)`` and ``lam_t`` against ``t``; published points as markers.
+
+    Parameters
+    ----------
+    data : AuthorsData
+    ax : sequence of 2 matplotlib Axes, optional
+        Where to draw (``J`` panel, ``lam`` panel); a new figure when None.
+
+    Returns
+    -------
+    ndarray of Axes, shape (2,)
+    """
+    axes = axes_row(ax, 2, width=5.5, height=4.2)
+    ax_j, ax_l = axes
+    with styled():
+        for i in range(len(data.lam0)):
+            solid = data.start_convention[i] == "lam"
+            color = STEP_COLORS[i % 2]
+            style = "-" if solid else "--"
+            name = _start_name(data.start_convention[i], data.start_value[i], data.lam0[i])
+            for a, y in ((ax_j, data.J[i]), (ax_l, data.lam[i])):
+                a.plot(data.t, y, style, marker="o" if solid else None, color=color, label=name)
+        tp = np.arange(len(data.published_J))
+        ax_j.plot(tp, data.published_J, "kx", markersize=8, mew=1.5,
+                  label="published (λ₀ = 0.2)")
+        ax_j.set_ylabel("J(Pₜ) = Pr(final answer correct)")
+        ax_j.set_title(f"Expected return, M = {data.M}, N = {data.N} equal steps")
+        ax_l.set_ylabel(lam_label("t"))
+        ax_l.set_title("Mixing weight of every step")
+        add_delta_diag_axis(ax_l, data.M)
+        for a in axes:
+            a.set_xlabel("STaR iteration t")
+            a.set_ylim(-0.02, 1.05)
+            a.legend(loc="lower right")
+            integer_ticks(a)
+    return axes

@@ -13,10 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from rlstar_theory.criteria import classify_start
-from rlstar_theory.figures.style import STEP_COLORS, integer_xticks, lam_label, new_blank_figure
+from rlstar_theory.figures.style import (
+    STEP_COLORS,
+    check_axes,
+    integer_ticks,
+    lam_label,
+    new_figure,
+    styled,
+)
 from rlstar_theory.symmetric import iterate_symmetric
 
-__all__ = ["CASES", "CriteriaData", "compute", "plot"]
+__all__ = ["CASES", "CriteriaData", "compute", "new_axes", "plot"]
 
 #: (name, lam_0 per step) for M = 8; the negative value is allowed since lam >= -1/(M-1)
 CASES: tuple[tuple[str, tuple[float, float, float]], ...] = (
@@ -92,34 +99,58 @@ def compute(quick: bool = False, M: int = 8, iterations: int = 16) -> CriteriaDa
     )
 
 
-def plot(data: CriteriaData):
-    """Top row: ``lam_{t,n}`` of each step for each case; bottom: ``J`` of all cases."""
-    fig = new_blank_figure(width=12, height=6.6)
-    grid = fig.add_gridspec(2, len(data.names), height_ratios=[1.0, 0.8])
+def new_axes(data: CriteriaData) -> np.ndarray:
+    """A new figure laid out for :func:`plot`: one panel per case on top, ``J`` below."""
+    C = len(data.names)
+    fig = new_figure(width=12, height=6.6)
+    grid = fig.add_gridspec(2, C, height_ratios=[1.0, 0.8])
+    axes = np.empty(C + 1, dtype=object)
+    with styled():
+        axes[:C] = [fig.add_subplot(grid[0, c]) for c in range(C)]
+        axes[C] = fig.add_subplot(grid[1, :])
+    return axes
+
+
+def plot(data: CriteriaData, ax=None) -> np.ndarray:
+    """Top row: ``lam_{t,n}`` of each step for each case; bottom: ``J`` of all cases.
+
+    Parameters
+    ----------
+    data : CriteriaData
+    ax : sequence of C + 1 matplotlib Axes, optional
+        One per case (``C = len(data.names)``), then the ``J`` panel; :func:`new_axes` when
+        None.
+
+    Returns
+    -------
+    ndarray of Axes, shape (C + 1,)
+    """
+    C = len(data.names)
+    axes = new_axes(data) if ax is None else check_axes(ax, C + 1)
     N = data.lam.shape[-1]
-    for c, name in enumerate(data.names):
-        ax = fig.add_subplot(grid[0, c])
-        for n in range(N):
-            ax.plot(data.t, data.lam[c, :, n], marker="o", markersize=3,
-                    color=STEP_COLORS[n], label=f"step {n + 1}",
-                    linestyle=("-", "--", ":")[n % 3])
-        ax.axhline(0, color="k", lw=0.6)
-        start = ", ".join(f"{v:g}" for v in data.lam0[c])
-        ax.set_title(f"{name}\nλ₀ = ({start})  [{data.kinds[c]}]", fontsize=8.5)
-        ax.set_xlabel("STaR iteration t")
-        if c == 0:
-            ax.set_ylabel(lam_label("t,n"))
-            ax.legend(loc="lower right")
-        ax.set_ylim(min(-0.15, data.lam.min() - 0.03), 1.05)
-        ax.grid(True, alpha=0.3)
-        integer_xticks(ax)
-    ax = fig.add_subplot(grid[1, :])
-    for c, name in enumerate(data.names):
-        ax.plot(data.t, data.J[c], marker="o", markersize=3, label=name)
-    ax.axhline(1 / data.M, color="grey", lw=0.8, ls=":", label="1/M (random guessing)")
-    ax.set_xlabel("STaR iteration t")
-    ax.set_ylabel("J(P_t)")
-    ax.set_title(f"Expected return, M = {data.M}, N = {N}")
-    ax.legend(loc="center right")
-    ax.grid(True, alpha=0.3)
-    return fig
+    with styled():
+        for c, name in enumerate(data.names):
+            a = axes[c]
+            for n in range(N):
+                a.plot(data.t, data.lam[c, :, n], marker="o", markersize=3,
+                       color=STEP_COLORS[n % len(STEP_COLORS)], label=f"step {n + 1}",
+                       linestyle=("-", "--", ":")[n % 3])
+            a.axhline(0, color="k", lw=0.6)
+            start = ", ".join(f"{v:g}" for v in data.lam0[c])
+            a.set_title(f"{name}\nλ₀ = ({start})  [{data.kinds[c]}]", fontsize=8.5)
+            a.set_xlabel("STaR iteration t")
+            if c == 0:
+                a.set_ylabel(lam_label("t,n"))
+                a.legend(loc="lower right")
+            a.set_ylim(min(-0.15, data.lam.min() - 0.03), 1.05)
+            integer_ticks(a)
+        a = axes[C]
+        for c, name in enumerate(data.names):
+            a.plot(data.t, data.J[c], marker="o", markersize=3, label=name)
+        a.axhline(1 / data.M, color="grey", lw=0.8, ls=":", label="1/M (random guessing)")
+        a.set_xlabel("STaR iteration t")
+        a.set_ylabel("J(Pₜ)")
+        a.set_title(f"Expected return, M = {data.M}, N = {N}")
+        a.legend(loc="center right")
+        integer_ticks(a)
+    return axes

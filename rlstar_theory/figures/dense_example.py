@@ -16,13 +16,15 @@ import numpy as np
 
 from rlstar_theory.dense import iterate_dense
 from rlstar_theory.figures.style import (
-    DELTA_DIAG_LABEL,
     STEP_COLORS,
-    integer_xticks,
-    new_blank_figure,
+    check_axes,
+    figure_of,
+    integer_ticks,
+    new_figure,
+    styled,
 )
 
-__all__ = ["DenseExampleData", "random_policy", "compute", "plot"]
+__all__ = ["DenseExampleData", "random_policy", "compute", "new_axes", "plot"]
 
 
 def random_policy(M: int, N: int, truth: np.ndarray, weight: float,
@@ -108,44 +110,72 @@ def compute(quick: bool = False, M: int = 6, N: int = 3, iterations: int = 8,
                             delta_diag=run.delta_diag, shown=shown)
 
 
-def plot(data: DenseExampleData):
-    """Heatmaps of ``P_{t,n}`` (rows: steps, columns: iterations) and ``J``, ``delta_diag``."""
+def new_axes(data: DenseExampleData) -> np.ndarray:
+    """A new figure laid out for :func:`plot`: a grid of heatmaps (rows: steps, columns: the
+    iterations in ``data.shown``), then the ``J`` panel and the ``delta_diag`` panel."""
     cols = len(data.shown)
-    fig = new_blank_figure(width=2.3 * cols + 4.2, height=2.3 * data.N + 0.8)
+    fig = new_figure(width=2.3 * cols + 4.2, height=2.3 * data.N + 0.8)
     grid = fig.add_gridspec(data.N, cols + 1, width_ratios=[1.0] * cols + [1.5])
+    with styled():
+        heat = [fig.add_subplot(grid[n, c]) for n in range(data.N) for c in range(cols)]
+        side = [fig.add_subplot(grid[: data.N // 2 + 1, cols]),
+                fig.add_subplot(grid[data.N // 2 + 1:, cols])]
+    axes = np.empty(len(heat) + 2, dtype=object)
+    axes[:] = heat + side
+    return axes
+
+
+def plot(data: DenseExampleData, ax=None) -> np.ndarray:
+    """Heatmaps of ``P_{t,n}`` (rows: steps, columns: iterations), then ``J`` and ``delta_diag``.
+
+    Parameters
+    ----------
+    data : DenseExampleData
+    ax : sequence of N * len(shown) + 2 matplotlib Axes, optional
+        The heatmaps row by row (step 1 at ``shown[0]``, ``shown[1]``, ...), then the ``J``
+        panel and the ``delta_diag`` panel; :func:`new_axes` when None.
+
+    Returns
+    -------
+    ndarray of Axes, shape (N * len(shown) + 2,)
+    """
+    cols = len(data.shown)
+    axes = new_axes(data) if ax is None else check_axes(ax, data.N * cols + 2)
     image = None
-    for n in range(data.N):
-        for c, t in enumerate(data.shown):
-            ax = fig.add_subplot(grid[n, c])
-            image = ax.imshow(data.P[t, n], vmin=0, vmax=1, cmap="magma_r")
-            ax.scatter(data.truth[n], np.arange(data.M), s=60, facecolors="none",
-                       edgecolors="tab:cyan", linewidths=1.2)
-            ax.set_xticks(range(data.M))
-            ax.set_yticks(range(data.M))
-            ax.tick_params(labelsize=6)
-            ax.grid(False)
-            if n == 0:
-                ax.set_title(f"t = {t}", fontsize=9)
-            if c == 0:
-                ax.set_ylabel(f"step {n + 1}\nrow: s_{n}", fontsize=8)
-            ax.set_xlabel(f"column: s_{n + 1}", fontsize=7, labelpad=1)
-    ax_j = fig.add_subplot(grid[: data.N // 2 + 1, cols])
-    ax_j.plot(data.t, data.J, "k-o", ms=3)
-    ax_j.set_ylabel("J(P_t)")
-    ax_j.set_xlabel("STaR iteration t")
-    ax_j.set_title("Expected return", fontsize=9)
-    ax_j.set_ylim(0, 1.05)
-    integer_xticks(ax_j)
-    ax_d = fig.add_subplot(grid[data.N // 2 + 1:, cols])
-    for n in range(data.N):
-        ax_d.plot(data.t, data.delta_diag[:, n], "-o", ms=3, color=STEP_COLORS[n],
-                  label=f"step {n + 1}")
-    ax_d.set_ylabel(DELTA_DIAG_LABEL.replace("= (M−1)λ/M ", "\n"), fontsize=7)
-    ax_d.set_xlabel("STaR iteration t")
-    ax_d.legend(fontsize=7)
-    integer_xticks(ax_d)
-    fig.colorbar(image, ax=fig.get_axes()[: data.N * cols], shrink=0.7, pad=0.01,
-                 label="P_{t,n}[s, s′]  (circle: ground truth g_n(s))")
-    fig.suptitle(f"Dense engine, non-symmetric P₀ and permuted ground truth (M = {data.M}, "
-                 f"N = {data.N}, seed {data.seed})", fontsize=10)
-    return fig
+    with styled():
+        for n in range(data.N):
+            for c, t in enumerate(data.shown):
+                a = axes[n * cols + c]
+                image = a.imshow(data.P[t, n], vmin=0, vmax=1, cmap="magma_r")
+                a.scatter(data.truth[n], np.arange(data.M), s=60, facecolors="none",
+                          edgecolors="tab:cyan", linewidths=1.2)
+                a.set_xticks(range(data.M))
+                a.set_yticks(range(data.M))
+                a.tick_params(labelsize=6)
+                a.grid(False)
+                if n == 0:
+                    a.set_title(f"t = {t}", fontsize=9)
+                if c == 0:
+                    a.set_ylabel(f"step {n + 1}\nrow: $s_{{{n}}}$", fontsize=8)
+                a.set_xlabel(f"column: $s_{{{n + 1}}}$", fontsize=7, labelpad=1)
+        ax_j, ax_d = axes[-2], axes[-1]
+        ax_j.plot(data.t, data.J, "k-o", ms=3)
+        ax_j.set_ylabel("$J(P_t)$")
+        ax_j.set_title("Expected return", fontsize=9)
+        ax_j.set_ylim(0, 1.05)
+        for n in range(data.N):
+            ax_d.plot(data.t, data.delta_diag[:, n], "-o", ms=3,
+                      color=STEP_COLORS[n % len(STEP_COLORS)], label=f"step {n + 1}")
+        ax_d.set_ylabel("mean $P_{t,n}[s, g_n(s)] - 1/M$\n(δ_diag, data generator's δ)",
+                        fontsize=7)
+        ax_d.legend(fontsize=7)
+        for a in (ax_j, ax_d):
+            a.set_xlabel("STaR iteration t")
+            integer_ticks(a)
+        fig = figure_of(axes)
+        fig.colorbar(image, ax=list(axes[: data.N * cols]), shrink=0.7, pad=0.01,
+                     label="$P_{t,n}[s, s']$  (circle: ground truth $g_n(s)$)")
+        if ax is None:  # a figure of its own: give it a title
+            fig.suptitle(f"Dense engine, non-symmetric P₀ and permuted ground truth "
+                         f"(M = {data.M}, N = {data.N}, seed {data.seed})", fontsize=10)
+    return axes

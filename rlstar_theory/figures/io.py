@@ -1,14 +1,18 @@
-"""Atomic writing of figures (PNG + PDF) and of the raw numbers beside them (JSON + CSV).
+"""Atomic, byte-reproducible writing of figures (PNG + PDF) and of their numbers (JSON + CSV).
 
 Every file is first written to a temporary file in the destination folder and then moved into
 place with :func:`os.replace`, so a reader (or an interrupted run) never sees half a file.
+
+The same inputs give the same bytes: figures are saved without the date and software metadata
+that matplotlib writes by default (:data:`FIGURE_METADATA`), and the committed text files round
+floats to :data:`COMMITTED_DIGITS` significant digits, so that last-bit differences between BLAS
+builds or summation orders do not show up as changes.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -18,59 +22,54 @@ from typing import Any
 import numpy as np
 
 from rlstar_theory.atomic import write_bytes_atomic
+from rlstar_theory.jsonable import json_text, round_significant, to_jsonable
 
-__all__ = ["write_bytes_atomic", "to_jsonable", "save_json", "save_csv", "save_figure"]
+__all__ = [
+    "COMMITTED_DIGITS",
+    "FIGURE_METADATA",
+    "write_bytes_atomic",
+    "round_significant",
+    "to_jsonable",
+    "save_json",
+    "save_csv",
+    "save_figure",
+    "save_png",
+]
 
+#: significant digits of the floats in the committed JSON/CSV files
+COMMITTED_DIGITS = 12
 
-def to_jsonable(obj: Any) -> Any:
-    """Convert numpy arrays/scalars, tuples and Fractions to plain JSON values.
-
-    Non-finite floats become ``None`` (JSON has no NaN); Fractions become ``"p/q"`` strings.
-    """
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    if hasattr(obj, "numerator") and hasattr(obj, "denominator"):
-        return f"{obj.numerator}/{obj.denominator}"
-    if hasattr(obj, "value") and isinstance(obj.value, str):  # Enum members
-        return obj.value
-    raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
+#: metadata written into saved figures: none that changes from run to run or between
+#: matplotlib versions (``None`` removes a key matplotlib would otherwise fill in)
+FIGURE_METADATA: dict[str, dict[str, None]] = {
+    "png": {"Software": None},
+    "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+}
 
 
-def save_json(obj: Any, path: str | os.PathLike, indent: int | None = None) -> Path:
-    """Write ``obj`` (after :func:`to_jsonable`) as JSON, atomically (compact by default)."""
-    separators = (",", ":") if indent is None else (",", ": ")
-    text = json.dumps(to_jsonable(obj), indent=indent, separators=separators,
-                      allow_nan=False) + "\n"
-    return write_bytes_atomic(path, text.encode("utf-8"))
+def save_json(obj: Any, path: str | os.PathLike, indent: int | None = None,
+              significant_digits: int | None = None) -> Path:
+    """Write ``obj`` (after :func:`~rlstar_theory.jsonable.to_jsonable`) as strict JSON,
+    atomically (compact by default); floats optionally rounded to ``significant_digits``."""
+    return write_bytes_atomic(path, json_text(obj, indent, significant_digits).encode("utf-8"))
 
 
 def save_csv(header: Sequence[str], rows: Iterable[Sequence[Any]],
-             path: str | os.PathLike) -> Path:
-    """Write a table as CSV, atomically; floats are written with ``repr`` precision."""
+             path: str | os.PathLike, significant_digits: int | None = None) -> Path:
+    """Write a table as CSV, atomically; floats as ``repr`` of the (optionally rounded) value,
+    non-finite floats as empty cells."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(list(header))
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([_cell(v, significant_digits) for v in row])
     return write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Any, digits: int | None) -> Any:
     if isinstance(value, (float, np.floating)):
-        return repr(float(value)) if math.isfinite(value) else ""
+        value = float(value)
+        return repr(round_significant(value, digits)) if math.isfinite(value) else ""
     if isinstance(value, np.integer):
         return int(value)
     return value
@@ -78,6 +77,10 @@ def _cell(value: Any) -> Any:
 
 def save_figure(fig, out_dir: str | os.PathLike, stem: str, dpi: int = 130) -> list[Path]:
     """Save a matplotlib figure as ``<stem>.png`` and ``<stem>.pdf`` atomically.
+
+    The layout is computed once and frozen, so both files show the same layout; no date or
+    software version is written into them (:data:`FIGURE_METADATA`), so the same figure gives
+    the same bytes.
 
     Parameters
     ----------
@@ -94,15 +97,29 @@ def save_figure(fig, out_dir: str | os.PathLike, stem: str, dpi: int = 130) -> l
         The PNG and PDF paths.
     """
     out = Path(out_dir)
-    paths = []
-    engine = fig.get_layout_engine()
-    tight = engine is None
-    if engine is not None:  # lay out once, then freeze the positions (each save re-lays out)
-        fig.canvas.draw()
-        fig.set_layout_engine("none")
-    for ext in ("png", "pdf"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=dpi, bbox_inches="tight" if tight else None,
-                    metadata={"CreationDate": None} if ext == "pdf" else None)
-        paths.append(write_bytes_atomic(out / f"{stem}.{ext}", buf.getvalue()))
-    return paths
+    tight = _freeze_layout(fig)
+    return [write_bytes_atomic(out / f"{stem}.{ext}", _figure_bytes(fig, ext, dpi, tight))
+            for ext in ("png", "pdf")]
+
+
+def save_png(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """Save a matplotlib figure as one PNG file, atomically and without varying metadata."""
+    tight = _freeze_layout(fig)
+    return write_bytes_atomic(path, _figure_bytes(fig, "png", dpi, tight))
+
+
+def _freeze_layout(fig) -> bool:
+    """Lay out a figure with a layout engine once and keep the positions (each save would lay
+    it out again, at its own resolution); True when it has no engine (save with a tight box)."""
+    if fig.get_layout_engine() is None:
+        return True
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    return False
+
+
+def _figure_bytes(fig, ext: str, dpi: int, tight: bool) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=ext, dpi=dpi, bbox_inches="tight" if tight else None,
+                metadata=FIGURE_METADATA[ext])
+    return buf.getvalue()

@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
 from rlstar_theory.criteria import iterations_to_reach
-from rlstar_theory.figures.style import lam_label, new_figure
+from rlstar_theory.figures.style import axes_row, figure_of, lam_label, styled, subscript
 from rlstar_theory.symmetric import symmetric_star_step
 
 __all__ = ["PhasePanel", "PhaseData", "start_grid", "compute_panel", "compute", "plot"]
@@ -114,9 +115,10 @@ def compute(quick: bool = False) -> PhaseData:
     wide = start_grid(-1 / 3, 1.0, n)
     near = start_grid(-1 / 63, 0.15, n)
     panels = (
-        compute_panel(4, wide, wide, title="N = 2, M = 4 (whole range)", **its),
-        compute_panel(64, near, near, title="N = 2, M = 64 (near the origin)", **its),
-        compute_panel(4, wide, wide, fixed=(0.5,), title="N = 3, M = 4, slice λ₃ = 0.5", **its),
+        compute_panel(4, wide, wide, title="N = 2, M = 4: whole range λ ∈ [−1/3, 1]", **its),
+        compute_panel(64, near, near, title="N = 2, M = 64: near the origin", **its),
+        compute_panel(4, wide, wide, fixed=(0.5,), title="N = 3, M = 4: slice λ₃ = 0.5 at t = 0",
+                      **its),
     )
     return PhaseData(panels)
 
@@ -129,30 +131,45 @@ def _edges(x: np.ndarray) -> np.ndarray:
     return np.concatenate([[x[0] - (mid[0] - x[0])], mid, [x[-1] + (x[-1] - mid[-1])]])
 
 
-def plot(data: PhaseData):
-    """One heatmap per panel; grey cells never reach the target."""
-    k = len(data.panels)
-    fig, axes = new_figure(1, k, width=5.2 * k, height=4.6)
-    axes = np.atleast_1d(axes)
-    base = __import__("matplotlib").colormaps["viridis_r"]
+def plot(data: PhaseData, ax=None) -> np.ndarray:
+    """One heatmap per panel (iterations until ``J >= 1 - epsilon``), a shared colour bar;
+    grey cells never reach the target.
+
+    Parameters
+    ----------
+    data : PhaseData
+    ax : sequence of matplotlib Axes, optional
+        One per panel of ``data`` (the colour bar is added to their figure); a new figure
+        when None.
+
+    Returns
+    -------
+    ndarray of Axes, shape (len(data.panels),)
+    """
+    axes = axes_row(ax, len(data.panels), width=5.2, height=4.6)
+    base = colormaps["viridis_r"]
     cmap = ListedColormap(base(np.linspace(0, 1, len(_BOUNDS) - 1))).with_extremes(bad="0.75")
     norm = BoundaryNorm(_BOUNDS, cmap.N)
     mesh = None
-    for ax, p in zip(axes, data.panels, strict=True):
-        z = np.ma.masked_less(p.iterations.T.astype(float), 0)
-        mesh = ax.pcolormesh(_edges(p.lam1), _edges(p.lam2), z, cmap=cmap, norm=norm,
-                             shading="flat", rasterized=True)
-        ax.axhline(0, color="k", lw=0.6)
-        ax.axvline(0, color="k", lw=0.6)
-        ax.plot([0], [0], "r*", ms=9, label="frozen start (two steps at 0)" if p.N == 2 else
-                "λ₁ = λ₂ = 0")
-        ax.set_xlabel(lam_label("0,1"))
-        ax.set_ylabel(lam_label("0,2"))
-        ax.set_title(f"{p.title}\nIterations until J ≥ {1 - p.epsilon:g}", fontsize=9)
-        ax.grid(False)
-        handles = [Patch(color="0.75", label=f"never (≤ {p.max_iterations} its)")]
-        handles += ax.get_legend_handles_labels()[0]
-        ax.legend(handles=handles, loc="upper right", fontsize=7)
-    cbar = fig.colorbar(mesh, ax=list(axes), shrink=0.9, pad=0.02)
-    cbar.set_label("STaR iterations to reach J ≥ 0.99")
-    return fig
+    targets = {1 - p.epsilon for p in data.panels}
+    target = f"{targets.pop():g}" if len(targets) == 1 else "1 − ε"
+    with styled():
+        for a, p in zip(axes, data.panels, strict=True):
+            z = np.ma.masked_less(p.iterations.T.astype(float), 0)
+            mesh = a.pcolormesh(_edges(p.lam1), _edges(p.lam2), z, cmap=cmap, norm=norm,
+                                shading="flat", rasterized=True)
+            a.axhline(0, color="k", lw=0.6)
+            a.axvline(0, color="k", lw=0.6)
+            a.plot([0], [0], "r*", ms=9, label="λ₁ = λ₂ = 0: two steps at zero (frozen)")
+            a.set_xlabel(lam_label("1", "t = 0"))
+            a.set_ylabel(lam_label("2", "t = 0"))
+            a.set_title(p.title, fontsize=9)
+            a.grid(False)
+            never = Patch(color="0.75",
+                          label=f"J ≥ {1 - p.epsilon:g} not reached in {p.max_iterations} "
+                                "iterations")
+            a.legend(handles=[never, *a.get_legend_handles_labels()[0]], loc="upper right",
+                     fontsize=7)
+        cbar = figure_of(axes).colorbar(mesh, ax=list(axes), shrink=0.9, pad=0.02)
+        cbar.set_label(f"iterations t until J(P{subscript('t')}) ≥ {target}")
+    return axes

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlstar_theory.figures.style import new_figure
+from rlstar_theory.figures.style import axes_row, integer_ticks, styled
 from rlstar_theory.symmetric import iterate_symmetric
 
 __all__ = ["LAM0", "RateData", "local_order", "compute", "plot"]
@@ -103,26 +103,39 @@ def compute(quick: bool = False, M: int = 64, N: int = 3, iterations: int = 15) 
                     quadratic_constant=quad)
 
 
-def plot(data: RateData):
+def plot(data: RateData, ax=None) -> np.ndarray:
     """Left: ``log10(1 - lam_t)`` vs ``t``; right: correct digits ``-log10(1 - lam_t)`` on a
-    log axis, where the quadratic phase is a straight line (digits double every iteration)."""
-    fig, (ax_t, ax_q) = new_figure(1, 2, width=11, height=4.3)
-    for s, lam0 in enumerate(data.lam0):
-        ax_t.plot(data.t, data.log10_err[s], marker="o", label=f"λ₀ = {lam0:g}")
-        ax_q.semilogy(data.t, -data.log10_err[s], marker="o", label=f"λ₀ = {lam0:g}")
-    ax_t.set_xlabel("STaR iteration t")
-    ax_t.set_ylabel("log₁₀(1 − λ_t)   (λ: mixing weight; theory script's δ)")
-    ax_t.set_title(f"Error of every step, M = {data.M}, N = {data.N} equal steps")
-    ax_t.legend()
-    # guide: digits double every iteration, anchored on the fastest curve's last finite point
-    row = data.log10_err[0]
-    last = int(np.flatnonzero(np.isfinite(row))[-1])
-    guide_t = np.arange(max(0, last - 5), last + 1)
-    ax_q.semilogy(guide_t, -row[last] * 2.0 ** (guide_t - last), "k--", lw=1,
-                  label="×2 per iteration (quadratic)")
-    ax_q.set_xlabel("STaR iteration t")
-    ax_q.set_ylabel("correct digits  −log₁₀(1 − λ_t)")
-    ax_q.set_title("Slow phase (flat) then quadratic phase (digits double)")
-    ax_q.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    log axis, where the quadratic phase is a straight line (digits double every iteration).
+
+    Parameters
+    ----------
+    data : RateData
+    ax : sequence of 2 matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    ndarray of Axes, shape (2,)
+    """
+    axes = axes_row(ax, 2, width=5.5, height=4.3)
+    ax_t, ax_q = axes
+    with styled():
+        for s, lam0 in enumerate(data.lam0):
+            ax_t.plot(data.t, data.log10_err[s], marker="o", label=f"λ₀ = {lam0:g}")
+            ax_q.semilogy(data.t, -data.log10_err[s], marker="o", label=f"λ₀ = {lam0:g}")
+        ax_t.set_ylabel("log₁₀(1 − λₜ)   (λ: mixing weight; theory script's δ)")
+        ax_t.set_title(f"Error of every step, M = {data.M}, N = {data.N} equal steps")
+        ax_t.legend()
+        # guide: digits double every iteration, anchored on the fastest curve's last finite point
+        row = data.log10_err[0]
+        last = int(np.flatnonzero(np.isfinite(row))[-1])
+        guide_t = np.arange(max(0, last - 5), last + 1)
+        ax_q.semilogy(guide_t, -row[last] * 2.0 ** (guide_t - last), "k--", lw=1,
+                      label="×2 per iteration (quadratic)")
+        ax_q.set_ylabel("correct digits  −log₁₀(1 − λₜ)")
+        ax_q.set_title("Slow phase (flat) then quadratic phase (digits double)")
+        ax_q.legend(fontsize=7)
+        for a in axes:
+            a.set_xlabel("STaR iteration t")
+            integer_ticks(a)
+    return axes

@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.ticker import LogLocator
 
-from rlstar_theory.figures.style import STEP_COLORS, new_figure
+from rlstar_theory.figures.style import STEP_COLORS, axes_row, integer_ticks, styled
 from rlstar_theory.symmetric import iterate_symmetric
 
 __all__ = ["STARTS", "RobustnessData", "some_wrong_given_success", "compute", "plot"]
@@ -137,30 +138,60 @@ def _positive(y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, y, np.nan)
 
 
-def plot(data: RobustnessData):
-    """Left: ``Pr(some wrong | success)``; right: ``Pr(step n wrong | success)`` (log scale)."""
-    fig, (ax_a, ax_b) = new_figure(1, 2, width=11, height=4.2)
-    for s in range(len(data.lam0)):
-        name = "λ₀ = (" + ", ".join(f"{v:g}" for v in data.lam0[s]) + ")"
-        ax_a.semilogy(data.t, _positive(data.some_wrong[s]), marker="o", label=name)
-    ax_a.set_xlabel("STaR iteration t (data set D_t sampled from P_t)")
-    ax_a.set_ylabel("Pr(some step wrong | final answer correct)")
-    ax_a.set_title(f"Kept trajectories with a wrong step, M = {data.M}")
-    ax_a.legend()
+def _start_name(lam0: np.ndarray) -> str:
+    return "λ₀ = (" + ", ".join(f"{v:g}" for v in lam0) + ")"
+
+
+def plot(data: RobustnessData, ax=None) -> np.ndarray:
+    """Left: ``Pr(some wrong | success)`` (log scale, with a linear inset for the first
+    iterations); right: ``Pr(step n wrong | success)`` of the last start, log scale.
+
+    Parameters
+    ----------
+    data : RobustnessData
+    ax : sequence of 2 matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    ndarray of Axes, shape (2,)
+    """
+    axes = axes_row(ax, 2, width=5.5, height=4.4)
+    ax_a, ax_b = axes
     last = len(data.lam0) - 1
     N = data.lam0.shape[-1]
-    for n in range(N):
-        ax_b.semilogy(data.t, _positive(data.step_wrong[last, :, n]),
-                      marker=("o", "s", "^", "v", "D")[n % 5], ms=7 - 1.5 * n,
-                      linestyle=("-", "--", ":")[n % 3], color=STEP_COLORS[n],
-                      label=f"step {n + 1} (λ₀,{n + 1} = {data.lam0[last, n]:g})")
-    ax_b.semilogy(data.t, _positive(data.step_wrong[0, :, 0]), "k--", lw=1,
-                  label="any step, λ₀ = (0.2, 0.2, 0.2)")
-    ax_b.set_xlabel("STaR iteration t (data set D_t sampled from P_t)")
-    ax_b.set_ylabel("Pr(step n wrong | success) = 1 − p′_n")
-    ax_b.set_title("Per-step wrong probability in D_t (the steps coincide)")
-    for ax in (ax_a, ax_b):
-        ax.set_ylim(top=2.0)
-    ax_b.legend()
-    fig.tight_layout()
-    return fig
+    with styled():
+        inset = ax_a.inset_axes([0.1, 0.3, 0.36, 0.3])  # the empty lower left
+        early = data.t <= min(3, int(data.t[-1]))
+        for s in range(len(data.lam0)):
+            line, = ax_a.semilogy(data.t, _positive(data.some_wrong[s]), marker="o",
+                                  label=_start_name(data.lam0[s]))
+            inset.plot(data.t[early], data.some_wrong[s, early], marker="o", ms=3,
+                       color=line.get_color())
+        ax_a.set_ylabel("Pr(some step wrong | final answer correct)")
+        ax_a.set_title(f"Kept trajectories with a wrong step, M = {data.M}")
+        ax_a.legend(loc="lower left")
+        inset.set_ylim(0, 1)
+        inset.set_title("linear scale", fontsize=7)
+        inset.tick_params(labelsize=6)
+        integer_ticks(inset)
+        for n in range(N):
+            ax_b.semilogy(data.t, _positive(data.step_wrong[last, :, n]),
+                          marker=("o", "s", "^", "v", "D")[n % 5], ms=7 - 1.5 * (n % 3),
+                          linestyle=("-", "--", ":")[n % 3],
+                          color=STEP_COLORS[n % len(STEP_COLORS)],
+                          label=f"step {n + 1} (λ₀ = {data.lam0[last, n]:g})")
+        ax_b.semilogy(data.t, _positive(data.step_wrong[0, :, 0]), "k--", lw=1,
+                      label=f"every step, {_start_name(data.lam0[0])}")
+        ax_b.set_ylabel("Pr(step n wrong | success) = 1 − p′ₙ")
+        spread = data.step_wrong[last].max(axis=-1) / data.step_wrong[last].min(axis=-1)
+        ax_b.set_title(f"Per-step wrong probability, {_start_name(data.lam0[last])}\n"
+                       f"largest / smallest step: {spread[0]:.2f} at t = {data.t[0]}, "
+                       f"{spread[-1]:.2f} at t = {data.t[-1]}", fontsize=9)
+        ax_b.legend(loc="lower left")
+        for a in axes:
+            a.set_xlabel("STaR iteration t (data set Dₜ sampled from Pₜ)")
+            a.set_ylim(top=10.0)  # a decade above 1: the first points are not cut off
+            a.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0,), numticks=12))
+            integer_ticks(a)
+    return axes

@@ -194,13 +194,17 @@ def test_finite_sample_shapes_and_start(finite_data):
         assert np.all(p.n_kept >= p.kept_with_wrong_step)
 
 
-def test_finite_sample_mean_within_K_tolerance(finite_data):
+def test_finite_sample_success_rate_within_binomial_error_at_every_K(finite_data):
     for p in finite_data.panels:
-        a = int(np.argmax(p.K))
-        tol = fs.mean_tolerance(p.J_runs[a], int(p.K[a]), p.M)
-        assert np.all(np.abs(p.J_mean[a] - p.J_exact) <= tol)
-        # the tolerance is meaningful: well below 1 for the largest K
-        assert tol.max() < 0.2
+        T = len(p.t) - 1
+        assert p.success_rate.shape == p.rate_sigma.shape[:1] + (len(p.seeds), T)
+        for a, K in enumerate(p.K):
+            sigma = fs.success_rate_sigma(p.J_runs[a, :, :T], int(K), p.M)
+            np.testing.assert_array_equal(sigma, p.rate_sigma[a])
+            gap = p.success_rate[a].mean(axis=0) - p.J_runs[a, :, :T].mean(axis=0)
+            assert np.all(np.abs(gap) <= fs.Z_BOUND * sigma), (p.M, K, gap / sigma)
+            # the rate is the kept fraction of the M * K sampled trajectories
+            np.testing.assert_allclose(p.success_rate[a], p.n_kept[a] / (p.M * K), rtol=1e-12)
 
 
 def test_finite_sample_large_K_beats_small_K(finite_data):
