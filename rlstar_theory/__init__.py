@@ -15,6 +15,9 @@ finite_sample_star_step, iterate_finite_sample
     the algorithm with K sampled trajectories per question.
 classify_start, iterations_to_reach
     what the paper's criteria predict for a pre-trained model.
+ChainMDP, make_rule, iterate, RULES
+    the training rules of the field on the same model (``rlstar_theory.rules``): STaR, EI,
+    GRPO, PPO, REINFORCE, filtered SFT, ... each exact and sampled, through one loop.
 lam_to_delta_diag, delta_diag_to_lam
     the two "delta" conventions (mixing weight vs diagonal excess).
 """
@@ -37,6 +40,8 @@ from rlstar_theory.dense import (
     robustness,
     star_step,
 )
+from rlstar_theory.mdp import ChainMDP
+from rlstar_theory.rules import RULES, History, iterate, make_rule
 from rlstar_theory.sampling import (
     FiniteSampleRun,
     FiniteSampleStep,
@@ -55,10 +60,13 @@ from rlstar_theory.symmetric import (
 )
 from rlstar_theory.tempering import temper, temper_lam
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "RULES",
+    "ChainMDP",
     "DenseRun",
+    "History",
     "FiniteSampleRun",
     "FiniteSampleStep",
     "Robustness",
@@ -72,6 +80,7 @@ __all__ = [
     "diag_prob_to_lam",
     "expected_return",
     "finite_sample_star_step",
+    "iterate",
     "iterate_dense",
     "iterate_finite_sample",
     "iterate_symmetric",
@@ -79,6 +88,7 @@ __all__ = [
     "iterations_to_reach",
     "lam_to_delta_diag",
     "lam_to_diag_prob",
+    "make_rule",
     "posterior",
     "refit",
     "robustness",

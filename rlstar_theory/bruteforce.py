@@ -72,3 +72,47 @@ def brute_force_star_step(P, truth=None, start=None) -> np.ndarray:
 def brute_force_expected_return(P, truth=None, start=None):
     """``J`` as the total probability of the successful paths."""
     return brute_force_posterior(P, truth, start)[0].sum()
+
+
+def enumerate_paths(P) -> tuple[np.ndarray, np.ndarray]:
+    """Every path ``s_1..s_N`` and its probability from every question (tiny models only).
+
+    Returns
+    -------
+    paths : ndarray of int64, shape (M**N, N)
+        Row ``i`` is the path ``(s_1, ..., s_N)``, in lexicographic order.
+    prob : ndarray, shape (M, M**N)
+        ``prob[s0, i] = prod_n P_n[s_{n-1}, s_n]`` with ``s_0 = s0`` (Fractions stay exact).
+    """
+    P = np.asarray(P)
+    N, M = P.shape[0], P.shape[1]
+    if M ** (N + 1) > MAX_PATHS:
+        raise ValueError(f"enumerating M**(N+1) = {M ** (N + 1)} (question, path) pairs; allowed "
+                         f"at most {MAX_PATHS}")
+    paths = np.array(np.unravel_index(np.arange(M**N), (M,) * N)).T.reshape(M**N, N)
+    prob = np.empty((M, M**N), dtype=P.dtype)
+    for s0 in range(M):
+        prev = np.full(M**N, s0)
+        value = np.ones(M**N, dtype=np.int64).astype(P.dtype)
+        for n in range(N):
+            value = value * P[n][prev, paths[:, n]]
+            prev = paths[:, n]
+        prob[s0] = value
+    return paths, prob
+
+
+def brute_force_success_edges(P, w, answers) -> np.ndarray:
+    """``C+_n[w][s, s'] = sum_{s0} w(s0) sum_{paths through (s, s') at n ending at y(s0)} prob``
+    by enumerating every path of every question (the referee of the success-edge operator)."""
+    P = np.asarray(P)
+    N, M = P.shape[0], P.shape[1]
+    paths, prob = enumerate_paths(P)
+    out = np.zeros((N, M, M), dtype=P.dtype)
+    for s0 in range(M):
+        good = paths[:, -1] == answers[s0]
+        weight = w[s0] * prob[s0][good]
+        full = np.column_stack([np.full(len(paths), s0), paths])[good]
+        for n in range(N):
+            for (s, t), v in zip(full[:, n:n + 2], weight, strict=True):
+                out[n, s, t] += v
+    return out

@@ -35,6 +35,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from rlstar_theory.mdp import operator
+from rlstar_theory.mdp.exact import success_edges
 from rlstar_theory.tempering import temper
 from rlstar_theory.validation import (
     check_iterations,
@@ -113,53 +115,13 @@ class Posterior:
 
 
 def _posterior_checked(P: np.ndarray, setup: _Setup) -> Posterior:
-    """Forward/backward evaluation of the posterior (inputs already validated).
+    """The posterior joint of validated inputs: the success-edge operator with ``w = D``.
 
-    ``Fw[n] = diag(D) P_1 ... P_n`` (``Fw[0] = diag(D)``) and
-    ``Bw[n] = (P_{n+1} ... P_N)[:, G]`` (``Bw[N] = I[:, G]``); then
-    ``C_n = Fw[n-1]^T Bw[n]^T = (Bw[n] Fw[n-1])^T``.
-
-    Memory: one ``(N, M, M)`` array (``C``, then the joint) and two ``M x M`` buffers. The
-    backward products are kept in ``C``'s own slots (slot ``n`` holds ``Bw[n]`` until ``C_n``
-    has used it, then receives ``C_{n+1}``) and the forward products roll through the buffers,
-    so no other ``(N, M, M)`` block is allocated: fresh blocks above the allocator's mmap
-    threshold cost page faults on every call (half the step's time at M = 64 on a VM).
+    ``joint = C+[D]`` of :func:`rlstar_theory.mdp.exact.success_edges` (in-place forward and
+    backward products, one ``(N, M, M)`` result and two ``M x M`` buffers; see its memory
+    note).
     """
-    N, M = P.shape[0], P.shape[1]
-    D, G, uniform = setup.D, setup.G, setup.uniform
-    if N == 1:
-        C = np.zeros((1, M, M), dtype=P.dtype)
-        C[0, np.arange(M), G] = D
-        joint = P * C
-        return Posterior(joint=joint, success=joint[0].sum())
-    C = np.empty_like(P)
-    # backward: slot n holds Bw[n] for n = 1..N-1 (Bw[N] = I[:, G] is a column selection)
-    C[N - 1] = P[N - 1] if setup.identity else P[N - 1][:, G]
-    for n in range(N - 2, 0, -1):
-        np.matmul(P[n], C[n + 1], out=C[n])
-    # step 1 (slot 0 is free): C_1[s, s'] = D(s) Bw[1][s', s]
-    C[0] = C[1].T
-    if not uniform:
-        C[0] *= D[:, None]
-    # forward, steps 2..N-1: C_{n+1} = Fw[n]^T Bw[n+1]^T goes into slot n, whose Bw[n] has
-    # served C_n; BLAS multiplies the transposed views without copying them
-    F = P[0] if uniform else D[:, None] * P[0]  # Fw[1]
-    buffers = np.empty((2, M, M), dtype=P.dtype)
-    for n in range(1, N - 1):
-        np.matmul(F.T, C[n + 1].T, out=C[n])
-        F = np.matmul(F, P[n], out=buffers[n % 2])  # Fw[n+1]
-    # step N (slot N-1, whose Bw[N-1] has served C_{N-1}):
-    # C_N[s, s'] = sum_{s0: G(s0) = s'} Fw[N-1][s0, s]
-    if setup.identity:
-        C[N - 1] = F.T
-    elif setup.inverse is not None:  # a permutation: C_N^T[G] = Fw[N-1]
-        C[N - 1] = F[setup.inverse].T
-    else:
-        C[N - 1] = 0
-        np.add.at(C[N - 1].T, G, F)
-    joint = np.multiply(C, P, out=C)
-    if uniform:
-        joint *= D[0]
+    joint = success_edges(P, setup.D, setup.G, setup.identity)
     return Posterior(joint=joint, success=joint[0].sum())
 
 
@@ -208,20 +170,7 @@ def refit(P: np.ndarray, joint: np.ndarray) -> np.ndarray:
 
 def _refit(P: np.ndarray, joint: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """:func:`refit`; ``out=joint`` divides in place when every row has data."""
-    if is_exact(P):
-        den = joint.sum(axis=2, keepdims=True)
-    else:  # row sums as a matrix-vector product: 2-3x faster than .sum for short rows
-        den = (joint @ np.ones(joint.shape[2]))[..., None]
-    visited = den > 0
-    if visited.all():
-        return np.divide(joint, den, out=out)
-    if is_exact(P):
-        out = P.copy()
-        for idx in zip(*np.nonzero(visited[..., 0]), strict=True):
-            out[idx] = joint[idx] / den[idx]
-        return out
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(visited, joint / np.where(visited, den, 1.0), P)
+    return operator.refit(P, joint, out=out)
 
 
 def star_step(P, truth=None, start=None, temperature: float = 1.0) -> np.ndarray:
@@ -388,7 +337,7 @@ class DenseRun:
 
 
 def iterate_dense(P0, iterations: int, truth=None, start=None,
-                  temperature: float = 1.0) -> DenseRun:
+                  temperature: float = 1.0, progress: bool = False) -> DenseRun:
     """Iterate exact RL-STaR ``P_{t+1} = star_step(P_t)`` for ``T`` iterations.
 
     Parameters
@@ -399,35 +348,58 @@ def iterate_dense(P0, iterations: int, truth=None, start=None,
         ``T >= 0``.
     truth, start, temperature
         As in :func:`star_step`.
+    progress : bool
+        Show a tqdm progress bar over the iterations on stderr (default off; needs tqdm).
 
     Returns
     -------
     DenseRun
+
+    Raises
+    ------
+    ValueError
+        For bad input, or when the run's stored arrays, ``(T+1) (N M^2 + 2N + 3)`` numbers of
+        8 bytes (every policy ``P_0..P_T`` and the per-iteration results), would not fit in
+        the memory budget (:func:`rlstar_theory.validation.check_memory`); checked before
+        anything is allocated. For exact input this counts the references only, a lower bound.
     """
+    from rlstar_theory.validation import check_memory
+
     P, setup = _prepare(P0, truth, start)
     T = check_iterations(iterations)
     exact = is_exact(P)
-    Ps, Js, Jss, pall, pwrong, dd = [], [], [], [], [], []
-    for t in range(T + 1):
+    N, M = P.shape[0], P.shape[1]
+    check_memory((T + 1) * (N * M * M + 2 * N + 3) * 8,
+                 f"iterate_dense: storing the {T + 1:,} policies P_0..P_T of shape "
+                 f"({N}, {M}, {M})", "iterations")
+    dtype = object if exact else float
+    Ps = np.empty((T + 1, N, M, M), dtype=P.dtype)
+    Js, Jss, pall = (np.empty(T + 1, dtype=dtype) for _ in range(3))
+    pwrong, dd = (np.empty((T + 1, N), dtype=dtype) for _ in range(2))
+    steps = range(T + 1)
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="iterate_dense", unit="it", mininterval=0.5)
+    for t in steps:
         Psample = temper(P, temperature)
         post = _posterior_checked(Psample, setup)
         rob = _robustness_checked(Psample, setup, post)
-        Ps.append(P)
+        Ps[t] = P
         # at temperature 1 the sampling policy is P itself, whose success probability is J
-        Js.append(post.success if Psample is P else _expected_return_checked(P, setup))
-        Jss.append(post.success)
-        pall.append(rob.p_all_correct_given_success)
-        pwrong.append(rob.p_step_wrong_given_success)
-        dd.append(_diag_excess_checked(P, setup.truth))
+        Js[t] = post.success if Psample is P else _expected_return_checked(P, setup)
+        Jss[t] = post.success
+        pall[t] = rob.p_all_correct_given_success
+        pwrong[t] = rob.p_step_wrong_given_success
+        dd[t] = _diag_excess_checked(P, setup.truth)
         if t < T:
             P = refit(P, post.joint)
-    dtype = object if exact else float
     return DenseRun(
-        P=np.stack(Ps),
-        J=np.array(Js, dtype=dtype),
-        J_sampling=np.array(Jss, dtype=dtype),
-        p_all_correct_given_success=np.array(pall, dtype=dtype),
-        p_step_wrong_given_success=np.array(pwrong, dtype=dtype),
-        delta_diag=np.array(dd, dtype=dtype),
+        P=Ps,
+        J=Js,
+        J_sampling=Jss,
+        p_all_correct_given_success=pall,
+        p_step_wrong_given_success=pwrong,
+        delta_diag=dd,
         temperature=float(temperature) if not isinstance(temperature, str) else temperature,
     )

@@ -1,11 +1,16 @@
 """``rlstar reproduce``: regenerate every figure and the report (Markdown + JSON).
 
-Writes into ``--out`` (default ``figures/``): for each figure ``<stem>.png``, ``<stem>.pdf``,
-``<stem>.json`` (all its numbers) and, for small tables, ``<stem>.csv``; then ``report.md`` and
-``report.json`` listing every claim of the paper, how it is checked (symbolic proof, property
-test, numeric check run now) and the numbers. The symbolic proofs run in a second process while
-the figures are drawn (2-core machines). Exit status 0 when every check passes, 1 when any
-check or proof fails, 2 for a bad option.
+Writes into ``--out`` (default ``runs/reproduce``, which git ignores, so the quick start leaves
+the checkout clean): for each figure ``<stem>.png``, ``<stem>.pdf``, ``<stem>.json`` (all its
+numbers) and, for small tables, ``<stem>.csv``; then ``report.md`` and ``report.json`` listing
+every claim of the paper, how it is checked now (numeric check, and the symbolic proofs that
+cover it) and the numbers, with the test modules that also cover it (run by ``pytest``, not
+here). These files are byte-reproducible: the same code gives the same bytes. What changes from
+run to run goes beside them into ``timings.json`` (wall times) and ``provenance.json``
+(versions, git commit, CPU), which git ignores in the committed ``figures/``; that folder is
+regenerated with ``rlstar reproduce --out figures``. The symbolic proofs run in a second process
+while the figures are drawn (2-core machines). Exit status 0 when every check passes, 1 when
+any check or proof fails, 2 for a bad option.
 """
 
 from __future__ import annotations
@@ -15,18 +20,22 @@ import multiprocessing
 import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from pathlib import Path
 
 HELP = "regenerate all figures (PNG, PDF, raw JSON/CSV) and the theorem report"
 
 #: max_n of the symbolic proofs in full and quick mode
 PROOFS_MAX_N = {False: 5, True: 2}
 
+#: default output folder (inside runs/, which .gitignore covers); the committed figures are
+#: regenerated with ``--out figures``
+DEFAULT_OUT = "runs/reproduce"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options: ``--out``, ``--quick``, ``--only``, ``--no-proofs``, ``--max-n``."""
-    parser.add_argument("--out", default="figures", metavar="DIR",
-                        help="output folder (default: figures/)")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help=f"output folder (default: {DEFAULT_OUT}; the committed figures "
+                             "are regenerated with --out figures)")
     parser.add_argument("--quick", action="store_true",
                         help="reduced grids and seeds, proofs up to N = 2 (used by the tests)")
     parser.add_argument("--only", default=None, metavar="KEYS",
@@ -35,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the symbolic proofs (the report then says so)")
     parser.add_argument("--max-n", type=int, default=None, metavar="N",
                         help="largest N for the symbolic proofs (default 5, quick 2)")
+    parser.add_argument("--no-claims", action="store_true",
+                        help="skip the claims from the field (rlstar_theory.claims)")
 
 
 def _selected(only: str | None):
@@ -61,15 +72,24 @@ def _start_proofs(max_n: int) -> tuple[ProcessPoolExecutor | None, Future | None
         return None, None
 
 
+def _claims(out) -> tuple:
+    """Measure the field's claims now, printing each verdict (figures go to ``out``)."""
+    from rlstar_theory.claims import evaluate_claims
+
+    results = tuple(evaluate_claims(out_dir=out))
+    for c in results:
+        print(f"  claim {c.key}: {c.verdict} ({c.seconds:.1f} s)", flush=True)
+    return results
+
+
 def run(args: argparse.Namespace) -> int:
     """Draw the figures, run the checks and proofs, write the report; 0 iff all pass."""
+    from rlstar_theory.cli._paths import check_out_dir
     from rlstar_theory.figures import make_figure
     from rlstar_theory.report import ProofSummary, build_report, run_proofs, write_report
 
     specs = _selected(args.only)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
+    out = check_out_dir(args.out, "--out")
     max_n = args.max_n if args.max_n is not None else PROOFS_MAX_N[bool(args.quick)]
     if not args.no_proofs and not 1 <= max_n <= 8:
         raise ValueError(f"--max-n must be in 1..8, got {max_n}")
@@ -86,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
             outputs[spec.key] = result.data
             exts = ", ".join(p.suffix.lstrip(".") for p in result.files)
             print(f"  [{spec.key}] {spec.stem} ({exts}): {result.seconds:.1f} s", flush=True)
-            records.append({"key": spec.key, "title": spec.title, "seconds": result.seconds,
-                            "files": [p.name for p in result.files]})
+            records.append({"key": spec.key, "title": spec.title,
+                            "files": [p.name for p in result.files], "seconds": result.seconds})
         if args.no_proofs:
             proofs = ProofSummary(False, None, note="skipped (--no-proofs)")
         elif future is not None:
@@ -108,11 +128,14 @@ def run(args: argparse.Namespace) -> int:
               f"{bad} failed, {proofs.seconds:.1f} s", flush=True)
     else:
         print(f"  proofs: not run ({proofs.note})", flush=True)
-    report = build_report(outputs, quick=args.quick, proofs=proofs, figures=records)
-    md, js = write_report(report, out)
+    claims = () if args.no_claims else _claims(out)
+    report = build_report(outputs, quick=args.quick, proofs=proofs, figures=records,
+                          claims=claims)
+    files = write_report(report, out)
     n_pass = sum(c.status == "pass" for c in report.checks)
     print(f"  report: {n_pass}/{len(report.checks)} checks pass, {report.seconds:.1f} s "
-          f"-> {md.name}, {js.name}", flush=True)
+          f"-> {files.markdown.name}, {files.json.name} (wall times: {files.timings.name}; "
+          f"versions, commit, CPU: {files.provenance.name})", flush=True)
     total = time.perf_counter() - start
     if report.ok:
         print(f"done in {total:.1f} s: all checks pass", flush=True)

@@ -1,21 +1,25 @@
-"""``rlstar reproduce --quick`` end to end: files written, JSON numbers right, exit codes."""
+"""``rlstar reproduce --quick`` end to end: files written, JSON numbers right, exit codes, and
+byte-reproducible outputs (timings and provenance kept apart)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rlstar_theory.cli import main
 from rlstar_theory.figures import FIGURES, authors
-from rlstar_theory.report import find_tests, report_markdown, write_report
+from rlstar_theory.report import report_markdown, write_report
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce")
-    rc = main(["reproduce", "--out", str(out), "--quick"])
+    rc = main(["reproduce", "--out", str(out), "--quick", "--no-claims"])
     return rc, out
 
 
@@ -113,7 +117,8 @@ def test_only_no_proofs_and_failed_check_gives_exit_1(tmp_path, monkeypatch, cap
         return checks
 
     monkeypatch.setattr(report_mod, "numeric_checks", broken)
-    rc = main(["reproduce", "--out", str(tmp_path), "--quick", "--only", "a,e", "--no-proofs"])
+    rc = main(["reproduce", "--out", str(tmp_path), "--quick", "--only", "a,e", "--no-proofs",
+               "--no-claims"])
     assert rc == 1
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["status"] == "fail" and rep["failed"] == ["delta_conventions"]
@@ -127,13 +132,94 @@ def test_only_no_proofs_and_failed_check_gives_exit_1(tmp_path, monkeypatch, cap
     assert "failed checks: delta_conventions" in printed.err
 
 
-def test_find_tests_and_write_report(tmp_path):
-    found = find_tests(("golden",))
-    assert any("test_golden" in f for f in found)
-    assert find_tests(()) == ()
+def test_write_report_on_an_empty_report(tmp_path):
     from rlstar_theory.report import ProofSummary, Report
 
     rep = Report((), ProofSummary(False, None, note="none"))
-    md, js = write_report(rep, tmp_path)
-    assert "Not run: none" in md.read_text() and json.loads(js.read_text())["status"] == "pass"
+    files = write_report(rep, tmp_path)
+    assert "Not run: none" in files.markdown.read_text()
+    assert json.loads(files.json.read_text())["status"] == "pass"
     assert report_markdown(rep).startswith("# RL-STaR reproduction report")
+
+
+def _strings(obj):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield str(k)
+            yield from _strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _strings(v)
+    elif isinstance(obj, str):
+        yield obj
+
+
+def test_report_holds_no_timings_and_says_what_it_runs(quick_run):
+    _, out = quick_run
+    rep = json.loads((out / "report.json").read_text())
+    keys = set(_strings(rep))
+    assert "seconds" not in keys and "git_commit" not in keys
+    assert "does not run the test suite" in rep["runs"]
+    md = (out / "report.md").read_text()
+    assert "does not run the test suite" in md and "property test" not in md
+    assert "np.float64" not in md and "np.int64" not in md
+    assert " s)" not in md and "computed in" not in md  # no wall times
+    checks = {c["key"]: c for c in rep["checks"]}
+    assert all(set(c["methods"]) <= {"symbolic", "numeric"} for c in checks.values())
+    assert all(c["tests"] for c in checks.values())  # the covering test modules are named
+
+
+def test_timings_and_provenance_beside_the_report(quick_run):
+    _, out = quick_run
+    timings = json.loads((out / "timings.json").read_text())
+    assert set(timings["figures"]) == {s.key for s in FIGURES}
+    assert all(v >= 0 for v in timings["figures"].values()) and timings["checks"] >= 0
+    prov = json.loads((out / "provenance.json").read_text())
+    assert {"packages", "python", "git_commit", "cpu", "platform"} <= set(prov)
+    assert prov["packages"]["numpy"] == np.__version__
+
+
+def test_finite_sample_check_covers_every_K(quick_run):
+    _, out = quick_run
+    rep = json.loads((out / "report.json").read_text())
+    fs = {c["key"]: c for c in rep["checks"]}["finite_sample"]
+    data = json.loads((out / "fig_f_finite_sample.json").read_text())["data"]
+    for row, panel in zip(fs["numbers"]["settings"], data["panels"], strict=True):
+        assert row["K"] == panel["K"]
+        assert len(row["max_abs_mean_minus_exact"]) == len(panel["K"])
+    assert "+ 2 M / K" not in fs["tolerance"]
+
+
+@pytest.mark.slow
+def test_two_runs_write_the_same_bytes(tmp_path, monkeypatch):
+    """Everything but timings.json and provenance.json is byte-identical between runs (a
+    subset of the real numeric checks keeps this fast; each check is seeded)."""
+    import rlstar_theory.report as report_mod
+
+    def some_checks(figure_data=None, quick=False):
+        return [report_mod._check_conventions(), report_mod._check_star_update(),
+                report_mod._check_authors((figure_data or {}).get("a"))]
+
+    monkeypatch.setattr(report_mod, "numeric_checks", some_checks)
+    runs = [tmp_path / "one", tmp_path / "two"]
+    for run in runs:
+        assert main(["reproduce", "--out", str(run), "--quick", "--only", "a,d",
+                     "--no-proofs", "--no-claims"]) == 0
+    names = sorted(p.name for p in runs[0].iterdir())
+    assert names == sorted(p.name for p in runs[1].iterdir())
+    assert {"timings.json", "provenance.json", "report.md", "report.json"} <= set(names)
+    for name in names:
+        if name not in ("timings.json", "provenance.json"):
+            assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
+
+
+def test_default_out_is_ignored_by_git_and_committed_folder_stays_clean():
+    from rlstar_theory.cli import build_parser
+
+    args = build_parser().parse_args(["reproduce"])
+    assert args.out == "runs/reproduce"
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "runs/" in ignored
+    assert {"/figures/timings.json", "/figures/provenance.json"} <= set(ignored)
+    committed = json.loads((ROOT / "figures" / "report.json").read_text())
+    assert "seconds" not in set(_strings(committed))
