@@ -18,7 +18,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import bench_bruteforce, bench_dense, bench_symmetric_sweep  # noqa: E402
+from benchmarks import (  # noqa: E402
+    bench_batched,
+    bench_bruteforce,
+    bench_count_sampler,
+    bench_dense,
+    bench_stalls,
+    bench_symmetric_sweep,
+)
 
 
 def blas_info() -> str:
@@ -48,7 +55,8 @@ def machine_info() -> list[str]:
 
 def main() -> int:
     rows = []
-    for module in (bench_dense, bench_symmetric_sweep, bench_bruteforce):
+    for module in (bench_dense, bench_symmetric_sweep, bench_bruteforce, bench_count_sampler,
+                   bench_batched, bench_stalls):
         rows.extend(module.run())
     print("| benchmark | baseline | target | measured | times | result |")
     print("|---|---|---|---|---|---|")
