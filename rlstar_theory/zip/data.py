@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlstar_theory.conventions import delta_diag_to_diag_prob
 from rlstar_theory.zip.task import EOS, EQ, ONE, TOKENS, ZERO, ZipTask
 
 __all__ = [
@@ -115,7 +116,7 @@ def noisy_weights(task: ZipTask, delta_diag, truth: np.ndarray | None = None) ->
     truth = task.truth() if truth is None else truth
     W = np.empty((N, M, M))
     for k in range(N):
-        p = 1.0 / M + d[k]
+        p = delta_diag_to_diag_prob(d[k], M)
         if not -1e-12 <= p <= 1 + 1e-12:
             raise ValueError(f"delta_diag {d[k]} out of range for M = {M}")
         W[k] = (1.0 - p) / (M - 1)

@@ -135,8 +135,13 @@ def pretrain(model, cfg: ZipConfig, task: ZipTask, tables: SequenceTables, truth
         JSON-able summary: ``phases`` (see :meth:`Curriculum.phases`), ``steps``, ``lr``,
         ``losses`` (mean loss per 50 steps; the floor moves with the data during the ramp),
         ``final_loss`` and ``floor`` (the target data's entropy).
+
+    Raises
+    ------
+    ValueError
+        When the loss stops being finite ("pre-training diverged ..., lower pretrain_lr").
     """
-    from rlstar_theory.zip.train import train
+    from rlstar_theory.zip.train import TrainingDivergedError, train
 
     plan = curriculum(cfg)
     cache: dict[int, TrainingData] = {}
@@ -164,9 +169,14 @@ def pretrain(model, cfg: ZipConfig, task: ZipTask, tables: SequenceTables, truth
             if after_save is not None:
                 after_save(st["step"])
 
-    r = train(model, tables, data_at, steps=plan.steps, lr=cfg.pretrain_lr, seed=seed,
-              weight_decay=cfg.weight_decay, batch_repeats=cfg.batch_repeats,
-              progress=progress, desc="pretrain", lr_factor=plan.lr_factor, state=state,
-              save_state=save_state, save_every=SAVE_EVERY)
+    try:
+        r = train(model, tables, data_at, steps=plan.steps, lr=cfg.pretrain_lr, seed=seed,
+                  weight_decay=cfg.weight_decay, batch_repeats=cfg.batch_repeats,
+                  progress=progress, desc="pretrain", lr_factor=plan.lr_factor, state=state,
+                  save_state=save_state, save_every=SAVE_EVERY)
+    except TrainingDivergedError as exc:
+        raise ValueError(f"pre-training diverged at step {exc.step} of {plan.steps} (loss "
+                         f"{exc.loss}); lower pretrain_lr (--pretrain-lr, now "
+                         f"{cfg.pretrain_lr:g})") from None
     return {"phases": plan.phases(), "steps": r.steps, "lr": cfg.pretrain_lr,
             "losses": list(r.losses), "final_loss": r.final_loss, "floor": r.floor}

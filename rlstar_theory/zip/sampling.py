@@ -38,7 +38,8 @@ class SampleResult:
 
 
 def sample_trajectories(P: np.ndarray, truth: np.ndarray, per_question: int,
-                        temperature: float, rng: np.random.Generator) -> SampleResult:
+                        temperature: float, rng: np.random.Generator,
+                        start: np.ndarray | None = None) -> SampleResult:
     """Sample ``per_question`` trajectories for every question from the tempered ``P`` and
     keep those whose final answer is right.
 
@@ -52,13 +53,15 @@ def sample_trajectories(P: np.ndarray, truth: np.ndarray, per_question: int,
     temperature : float
         Rows ``∝ P**(1/temperature)``.
     rng : numpy.random.Generator
+    start : ndarray, shape (M,), optional
+        Question weights; only the questions with weight > 0 are sampled (default: all).
 
     Notes
     -----
     The trajectories come from :func:`rlstar_theory.sampling.sample_trajectories` (the same
     sampler as the finite-sample engine); this function only filters and counts them.
     """
-    paths = core_sample_trajectories(P, per_question, rng, temperature=temperature)
+    paths = core_sample_trajectories(P, per_question, rng, start, temperature=temperature)
     N, M = paths.shape[1] - 1, np.shape(P)[1]
     q = paths[:, 0]
     kept = paths[paths[:, N] == answer_map(truth)[q]]

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rlstar_theory.validation import check_int
+
 #: the task's tokens, in vocabulary order (ids 0..7)
 TOKENS: tuple[str, ...] = ("[PAD]", "[EOS]", "[=]", "[x]", "[.]", "[y]", "0", "1")
 PAD, EOS, EQ, X, DOT, Y, ZERO, ONE = range(len(TOKENS))
@@ -91,11 +93,8 @@ class ZipTask:
     _index: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        n = self.n_bits
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise ValueError(f"n_bits must be an integer >= 1, got {n!r}")
-        if n > 4:
-            raise ValueError(f"n_bits must be at most 4 (M = 4**n states), got {n}")
+        n = check_int(self.n_bits, "n_bits", 1, 4, what="digits per number; M = 4**n states")
+        object.__setattr__(self, "n_bits", n)
         M = 4**n
         strings = tuple(
             tuple(state_tokens(q >> n, q & ((1 << n) - 1), n, k) for q in range(M))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,7 +12,26 @@ import torch
 from rlstar_theory.zip import schedule
 from rlstar_theory.zip.data import SequenceTables, TrainingData
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "TrainingDivergedError", "batch_arrays", "train",
+           "weighted_cross_entropy"]
+
+
+class TrainingDivergedError(ValueError):
+    """The training loss stopped being finite (too large a learning rate).
+
+    Attributes
+    ----------
+    step : int
+        1-based step whose loss was not finite.
+    loss : float
+    lr : float
+        Peak learning rate of the stage.
+    """
+
+    def __init__(self, desc: str, step: int, loss: float, lr: float) -> None:
+        super().__init__(f"{desc}: training diverged at step {step} (loss {loss}); lower the "
+                         f"learning rate (now {lr:g})")
+        self.step, self.loss, self.lr = step, loss, lr
 
 
 @dataclass(frozen=True)
@@ -62,6 +82,11 @@ def train(model, tables: SequenceTables,
     the losses so far (live references: serialise it before returning); passing that dict back
     as ``state`` (with the same other arguments)
     continues from there and gives bit-for-bit the numbers of an uninterrupted run.
+
+    Raises
+    ------
+    TrainingDivergedError
+        (a ValueError) as soon as a step's loss is not finite.
     """
     from tqdm import tqdm
 
@@ -94,19 +119,16 @@ def train(model, tables: SequenceTables,
         d = data_at(step)
         if d is not current:
             current = d
-            pairs, weight, target, soft, rows, L = _batch_arrays(d, tables, batch_repeats)
-        j = torch.multinomial(target, 1, replacement=True, generator=gen)[:, 0]
-        ids = ids_all[pairs[:, 0], pairs[:, 1], j, :L]
-        tgt = soft[rows, j, :L - 1]
-        logits = model(input_ids=ids).logits[:, :-1]
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        ce = -(tgt * logp).sum(dim=(1, 2))
-        loss = (weight * ce).sum() / N
+            arrays = batch_arrays(d, tables, batch_repeats)
+        loss = weighted_cross_entropy(model, ids_all, arrays, gen) / N
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingDivergedError(desc, step + 1, value, lr)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        block.append(float(loss.detach()))
+        block.append(value)
         if len(block) == log_every:
             losses.append(float(np.mean(block)))
             bar.set_postfix(loss=f"{losses[-1]:.4f}", floor=f"{current.floor:.4f}")
@@ -122,7 +144,22 @@ def train(model, tables: SequenceTables,
     return TrainResult(steps, tuple(losses), losses[-1], current.floor)
 
 
-def _batch_arrays(data: TrainingData, tables: SequenceTables, batch_repeats: int):
+def weighted_cross_entropy(model, ids_all, arrays: tuple, gen):
+    """One batch's data-weighted soft-target cross-entropy ``sum_pairs w CE`` (a scalar
+    tensor): each pair draws a target string ``j`` from its target row (``gen``) and is
+    scored against the exact next-token distributions along it (``arrays`` from
+    :func:`batch_arrays`, ``ids_all`` the tables' token ids as a tensor)."""
+    pairs, weight, target, soft, rows, L = arrays
+    j = torch.multinomial(target, 1, replacement=True, generator=gen)[:, 0]
+    ids = ids_all[pairs[:, 0], pairs[:, 1], j, :L]
+    tgt = soft[rows, j, :L - 1]
+    logits = model(input_ids=ids).logits[:, :-1]
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    ce = -(tgt * logp).sum(dim=(1, 2))
+    return (weight * ce).sum()
+
+
+def batch_arrays(data: TrainingData, tables: SequenceTables, batch_repeats: int) -> tuple:
     """The tensors one batch gathers from: every pair with data, ``batch_repeats`` times."""
     pairs = torch.as_tensor(np.tile(data.pairs, (batch_repeats, 1)))
     weight = torch.as_tensor(np.tile(data.pair_weight, batch_repeats) / batch_repeats,

@@ -1,12 +1,13 @@
 """Exact training data, soft targets, trajectory sampling and configuration (numpy only)."""
 
-import argparse
+import dataclasses
+import json
 
 import numpy as np
 import pytest
 
 from rlstar_theory.dense import posterior, star_step
-from rlstar_theory.zip.config import ZipConfig, make_config
+from rlstar_theory.zip.config import ZipConfig, load_config, make_config, override_config
 from rlstar_theory.zip.data import (
     exact_filtered_weights,
     noisy_weights,
@@ -112,26 +113,69 @@ def test_presets_and_curriculum_default():
         make_config("huge")
 
 
-def test_cli_without_torch_says_how_to_install(monkeypatch, capsys):
+def test_cli_without_torch_says_how_to_install(monkeypatch, capsys, tmp_path):
     import importlib.util
 
-    from rlstar_theory.cli import zip_experiment
+    from rlstar_theory.cli import main
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real(name, *a))
-    parser = argparse.ArgumentParser()
-    zip_experiment.add_arguments(parser)
-    args = parser.parse_args(["--preset", "smoke", "--out", "unused"])
-    assert zip_experiment.run(args) == 2
+    assert main(["zip-experiment", "--preset", "smoke", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and 'pip install "rlstar_theory[gpt2]"' in err[0]
+    assert len(err) == 1 and 'pip install "rlstar_theory[gpt2]"' in err[0] and "torch" in err[0]
+    assert not (tmp_path / "r").exists()
 
 
 def test_cli_bad_option_is_one_line_exit_2(capsys, tmp_path):
     from rlstar_theory.cli import main
 
-    assert main(["zip-experiment", "--preset", "smoke", "--delta0", "0.2,x",
-                 "--out", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # argparse: one line, status 2
+        main(["zip-experiment", "--preset", "smoke", "--delta0", "0.2,x", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--delta0" in err[0]
+
+
+def test_integer_fields_have_one_check_naming_the_field():
+    for name in ("n_bits", "iterations", "train_steps", "seed", "score_batch"):
+        with pytest.raises(ValueError, match=rf"{name} must be an integer"):
+            make_config("smoke", **{name: 2.5})
+    cfg = make_config("smoke", seed=np.int64(3))
+    assert type(cfg.seed) is int and json.loads(json.dumps(cfg.to_json()))["seed"] == 3
+
+
+def test_n_bits_alone_keeps_the_default_delta_for_every_step():
+    assert make_config("paper", n_bits=2).delta0_diag == (0.2, 0.2)
+
+
+def test_recorded_configuration_round_trips_and_takes_overrides(tmp_path):
+    cfg = make_config("smoke", seed=5, delta0_diag=(0.4, 0.3))
+    (tmp_path / "config.json").write_text(json.dumps(cfg.to_json()))
+    assert load_config(tmp_path / "config.json") == cfg
+    assert load_config(tmp_path) == cfg  # the run folder works too
+    assert override_config(cfg, seed=6, iterations=None) == dataclasses.replace(cfg, seed=6)
+    assert override_config(cfg, delta0_diag=0.1).delta0_diag == (0.1, 0.1)
+
+
+def test_recorded_configuration_written_by_an_older_version_takes_defaults(tmp_path):
+    data = make_config("smoke").to_json()
+    del data["score_batch"]
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    assert load_config(tmp_path).score_batch == ZipConfig.score_batch
+
+
+@pytest.mark.parametrize("text, match", [
+    (None, "cannot read"),
+    ("{", "not valid JSON"),
+    ("[1, 2]", "JSON object"),
+    ('{"n_bits": 2, "colour": "red"}', "unknown configuration field.*colour"),
+    ('{"n_bits": 2, "delta0_diag": [0.5, 0.5], "seed": -1}', "seed must be an integer >= 0"),
+])
+def test_bad_recorded_configuration_names_the_file_and_the_problem(tmp_path, text, match):
+    path = tmp_path / "config.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ValueError, match=match) as info:
+        load_config(path)
+    assert str(path) in str(info.value)

@@ -62,3 +62,11 @@ def test_bad_inputs():
         task.to_index(1, "[x] 0 [.] 1")
     with pytest.raises(ValueError, match="no digit pair"):
         zip_move(task.states(2)[0])
+
+
+@pytest.mark.parametrize("n", [0, 5, 2.0, True, "2"])
+def test_n_bits_is_an_integer_in_1_to_4(n):
+    with pytest.raises(ValueError, match=r"n_bits must be an integer in 1\.\.4 \(digits per "
+                                         r"number; M = 4\*\*n states\)"):
+        ZipTask(n)
+    assert ZipTask(np.int64(2)).n_bits == 2 and type(ZipTask(np.int64(2)).n_bits) is int
