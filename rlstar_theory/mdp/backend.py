@@ -80,7 +80,7 @@ def matmul_into(xp: ModuleType, a, b, out):
 def transpose(xp: ModuleType, a):
     """Swap the last two axes (a view in numpy and torch)."""
     if xp is np:
-        return np.swapaxes(a, -1, -2)
+        return a.swapaxes(-1, -2)  # the method: a few microseconds less than np.swapaxes
     return xp.matrix_transpose(a)
 
 

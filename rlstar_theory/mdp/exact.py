@@ -126,8 +126,13 @@ def success_edges(P, w, answers, identity: bool = False):
     w = _on_device(xp, w, P, dtype=P.dtype)
     answers = _on_device(xp, answers, P)
     C = _step_major(xp, out_shape, P)
-    Pb = xp.broadcast_to(P, out_shape)
+    Pb = P if tuple(P.shape) == out_shape else xp.broadcast_to(P, out_shape)
     wcol = w[..., :, None]
+    # equal weights (a uniform question distribution): one scalar multiply at the end instead
+    # of two M x M ones; the same numbers up to the last bit's rounding
+    scale = None
+    if xp is np and w.ndim == 1 and P.dtype != object and N > 1 and (w == w[0]).all():
+        scale, wcol = w[0], None
     if N == 1:
         C[..., 0, :, :] = wcol * answer_indicator(xp.broadcast_to(answers, batch + (M,)), P)
         C *= Pb  # in place (numpy: one ufunc with out=C)
@@ -138,9 +143,13 @@ def success_edges(P, w, answers, identity: bool = False):
     for n in range(N - 2, 0, -1):
         matmul_into(xp, Pb[..., n, :, :], C[..., n + 1, :, :], C[..., n, :, :])
     # step 1 (slot 0): C_1[s, s'] = w(s) Bw_1[s', s]
-    C[..., 0, :, :] = transpose(xp, C[..., 1, :, :]) * wcol
+    if wcol is None:
+        C[..., 0, :, :] = transpose(xp, C[..., 1, :, :])
+        F = Pb[..., 0, :, :]  # Fw_1 / w (only read: the products go into the buffers)
+    else:
+        C[..., 0, :, :] = transpose(xp, C[..., 1, :, :]) * wcol
+        F = wcol * Pb[..., 0, :, :]  # Fw_1
     # forward, steps 2..N-1: slot n gets C_{n+1} = Fw_n^T Bw_{n+1}^T; slot n's Bw has served
-    F = wcol * Pb[..., 0, :, :]  # Fw_1
     if xp is np:
         buffers = np.empty((2,) + batch + (M, M), dtype=P.dtype)
     else:
@@ -161,6 +170,8 @@ def success_edges(P, w, answers, identity: bool = False):
         Y = answer_indicator(xp.broadcast_to(answers, batch + (M,)), P)
         matmul_into(xp, transpose(xp, F), Y, C[..., N - 1, :, :])
     C *= Pb
+    if scale is not None:
+        C *= scale
     return C
 
 
