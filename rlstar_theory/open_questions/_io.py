@@ -8,21 +8,22 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["Timer", "base_parser", "main_wrapper", "save_axes", "save_summary"]
+__all__ = ["Timer", "base_parser", "command_parser", "main_wrapper", "save_axes",
+           "save_summary"]
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+def command_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """An empty parser whose usage errors are one line on stderr and exit status 2 (the
+    ``rlstar`` command line's parser class)."""
+    from rlstar_theory.cli import _Parser
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
+    return _Parser(prog=prog, description=description)
 
 
 def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """A parser with ``--out DIR`` (required), ``--workers N`` and ``--no-progress``; usage
-    errors are one line and exit status 2."""
-    parser = _Parser(prog=prog, description=description)
+    """A :func:`command_parser` with ``--out DIR`` (required), ``--workers N`` and
+    ``--no-progress``."""
+    parser = command_parser(prog, description)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="output folder (created if needed)")
     parser.add_argument("--workers", type=int, default=None,

@@ -48,6 +48,7 @@ from rlstar_theory.mdp.history_policy import (
 from rlstar_theory.mdp.metrics import answer_distribution
 from rlstar_theory.mdp.model import ChainMDP
 from rlstar_theory.mdp.spurious import SpuriousSteps, spurious_steps
+from rlstar_theory.open_questions._io import command_parser
 from rlstar_theory.validation import check_int, check_rng
 
 __all__ = ["FAMILIES", "TRUTHS", "compare_classes", "dirichlet_around_truth",
@@ -325,7 +326,7 @@ def write_outputs(ds, out) -> list[Path]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = command_parser(
         prog="python -m rlstar_theory.open_questions.markov_vs_history",
         description="Markov versus history-conditioned STaR (RL-STaR open question Q2): train "
                     "J, test J and the spurious-step rate across the train fraction.")

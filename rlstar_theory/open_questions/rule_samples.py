@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from rlstar_theory.claims.models import STANDARD_M, STANDARD_N, dirichlet_p0, standard_model
 from rlstar_theory.mdp.batched import exact_step_batched, expected_return_batched
+from rlstar_theory.open_questions._io import command_parser
 from rlstar_theory.open_questions.stalls import check_target
 from rlstar_theory.rules.registry import make_rule
 from rlstar_theory.validation import check_int
@@ -273,7 +274,7 @@ def write_rule_outputs(result: RuleSamples, out) -> list[Path]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = command_parser(
         prog="python -m rlstar_theory.open_questions.rule_samples",
         description="Each rule's (nominal) samples to J >= 0.9 over random pre-trained models, "
                     "in exact mode: the distribution as netCDF, JSON quantiles and a figure.")

@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rlstar_theory.open_questions._io import command_parser
 from rlstar_theory.open_questions.fits import LinearFit, fit_linear, percentile_interval
 from rlstar_theory.open_questions.stall_boundary import gold_advantage
 from rlstar_theory.validation import check_int, check_rng
@@ -400,7 +401,7 @@ def write_sample_outputs(out, bootstrap: int = 200, seed: int = 13_300) -> list[
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = command_parser(
         prog="python -m rlstar_theory.open_questions.sample_complexity",
         description="Samples sampled STaR needs to reach J >= 0.99 over tau x M x N x lam0 "
                     "(a sweep over K with 200 runs per point), with the fitted scaling law.")

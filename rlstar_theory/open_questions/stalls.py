@@ -53,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rlstar_theory.open_questions._io import command_parser
 from rlstar_theory.sweeps.cells import CellFunction
 from rlstar_theory.symmetric import symmetric_matrix
 from rlstar_theory.tempering import temper
@@ -410,7 +411,7 @@ def run_stall_sweep(grid: str | Mapping = "committed", out=None, work=None, exec
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = command_parser(
         prog="python -m rlstar_theory.open_questions.stalls",
         description="Stall phase diagram of sampled STaR (RL-STaR open question Q3): run a grid "
                     "of (M, N, lam0, K) with many runs each, save it as netCDF, fit the 50% "
