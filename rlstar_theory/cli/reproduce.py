@@ -8,7 +8,9 @@ cover it) and the numbers, with the test modules that also cover it (run by ``py
 here). These files are byte-reproducible: the same code gives the same bytes. What changes from
 run to run goes beside them into ``timings.json`` (wall times) and ``provenance.json``
 (versions, git commit, CPU), which git ignores in the committed ``figures/``; that folder is
-regenerated with ``rlstar reproduce --out figures``. The symbolic proofs run in a second process
+regenerated with ``rlstar reproduce --out figures``. A full run also measures the field's claims
+(:mod:`rlstar_theory.claims`) and regenerates the small open-question outputs (the critical
+temperature) into ``open_questions/``. The symbolic proofs run in a second process
 while the figures are drawn (2-core machines). Exit status 0 when every check passes, 1 when
 any check or proof fails, 2 for a bad option.
 """
@@ -46,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="largest N for the symbolic proofs (default 5, quick 2)")
     parser.add_argument("--no-claims", action="store_true",
                         help="skip the claims from the field (rlstar_theory.claims)")
+    parser.add_argument("--no-open-questions", action="store_true",
+                        help="skip the small open-question outputs (the critical temperature, "
+                             "into DIR/open_questions; skipped with --quick too)")
 
 
 def _selected(only: str | None):
@@ -80,6 +85,17 @@ def _claims(out) -> tuple:
     for c in results:
         print(f"  claim {c.key}: {c.verdict} ({c.seconds:.1f} s)", flush=True)
     return results
+
+
+def _open_questions(out) -> None:
+    """Regenerate the small open-question outputs (the critical temperature, ~10 s) into
+    ``out/open_questions``; the large ones have their own documented commands."""
+    from rlstar_theory.open_questions.temperature import write_temperature_outputs
+
+    start = time.perf_counter()
+    write_temperature_outputs(out / "open_questions", progress=False)
+    print(f"  open questions: critical temperature -> open_questions/ "
+          f"({time.perf_counter() - start:.1f} s)", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"  proofs: not run ({proofs.note})", flush=True)
     claims = () if args.no_claims else _claims(out)
+    if not (args.quick or args.no_open_questions):
+        _open_questions(out)
     report = build_report(outputs, quick=args.quick, proofs=proofs, figures=records,
                           claims=claims)
     files = write_report(report, out)

@@ -607,20 +607,30 @@ def _law_table(ds) -> dict:
     return out
 
 
-def _run(argv: Sequence[str] | None) -> int:
+def write_temperature_outputs(out: Path, workers: int | None = None,
+                              progress: bool = True) -> tuple[dict, dict]:
+    """Map the critical temperature and write ``temperature.nc``, ``temperature_dense.nc``,
+    ``temperature_summary.json`` and the two figures into ``out``.
+
+    The files hold no timings, so the same code writes the same bytes (``rlstar reproduce``
+    regenerates them into ``<out>/open_questions``); the wall times are returned instead.
+
+    Returns
+    -------
+    summary : dict
+        What ``temperature_summary.json`` holds.
+    seconds : dict
+        Wall time of each phase.
+    """
     from rlstar_theory.sweeps.cells import get_cell
     from rlstar_theory.sweeps.results import save_results
     from rlstar_theory.sweeps.runner import run_sweep
 
-    parser = base_parser("python -m rlstar_theory.open_questions.temperature",
-                         __doc__.splitlines()[0])
-    args = parser.parse_args(argv)
-    out: Path = args.out
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     timer = Timer()
-    progress = not args.no_progress
     with timer("exact_map"):
-        ds = run_sweep(get_cell("critical_temperature"), MAP_GRID, workers=args.workers,
+        ds = run_sweep(get_cell("critical_temperature"), MAP_GRID, workers=workers,
                        progress=progress)
         save_results(ds, out / "temperature.nc")
     with timer("bisection_check"):
@@ -634,7 +644,7 @@ def _run(argv: Sequence[str] | None) -> int:
                                       "max_abs_difference": float(np.max(np.abs(formula - bis)))}
     with timer("dense_map"):
         dense = run_sweep(get_cell("critical_temperature_dense"), DENSE_GRID, fixed=DENSE_FIXED,
-                          workers=args.workers, progress=progress, root_seed=2024)
+                          workers=workers, progress=progress, root_seed=2024)
         save_results(dense, out / "temperature_dense.nc")
     with timer("sympy"):
         sym = sympy_checks()
@@ -654,9 +664,18 @@ def _run(argv: Sequence[str] | None) -> int:
     with timer("figures"):
         save_axes(plot_boundary(ds), out, "temperature_boundary")
         save_axes(plot_dense(dense), out, "temperature_dense")
-    summary["seconds"] = timer.seconds
     save_summary(summary, out, "temperature_summary")
-    print(json.dumps({"claims": summary["claims"], "sympy": sym}, indent=1))
+    return summary, timer.seconds
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    parser = base_parser("python -m rlstar_theory.open_questions.temperature",
+                         __doc__.splitlines()[0])
+    args = parser.parse_args(argv)
+    summary, seconds = write_temperature_outputs(args.out, args.workers,
+                                                 progress=not args.no_progress)
+    print(json.dumps({"claims": summary["claims"], "sympy": summary["sympy"],
+                      "seconds": seconds}, indent=1))
     return 0
 
 

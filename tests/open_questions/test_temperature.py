@@ -132,3 +132,17 @@ def test_bad_input():
         equal_step_map(-1.0, 8, 3, 0.0)
     with pytest.raises(ValueError, match="regime"):
         asymptotic_critical_temperature(0.5, 8, 3, "huge")
+
+
+@pytest.mark.slow
+def test_outputs_are_byte_reproducible_and_hold_no_timings(tmp_path):
+    from rlstar_theory.open_questions.temperature import write_temperature_outputs
+
+    runs = [tmp_path / "one", tmp_path / "two"]
+    for run in runs:
+        summary, seconds = write_temperature_outputs(run, workers=1, progress=False)
+        assert "seconds" not in summary and set(seconds) >= {"exact_map", "dense_map"}
+    names = sorted(p.name for p in runs[0].iterdir())
+    assert "temperature_summary.json" in names and "temperature.nc" in names
+    for name in names:
+        assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
