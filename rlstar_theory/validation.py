@@ -267,6 +267,20 @@ def exact_temperature_power(temperature) -> int:
     return int(inv)
 
 
+def as_numeric_array(x, name: str, shape_text: str) -> np.ndarray:
+    """``x`` as float64, or, for a numpy object array, as an object array of Fractions (exact).
+
+    Raises ValueError naming ``name`` and the expected shape ``shape_text`` when ``x`` is not
+    numeric. Shape and value checks are the caller's.
+    """
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return np.vectorize(lambda v: to_fraction(v, name), otypes=[object])(x)
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a numeric array of shape {shape_text}") from None
+
+
 def check_transition(P, name: str = "P") -> np.ndarray:
     """Row-stochastic array of shape ``(N, M, M)``.
 
@@ -275,13 +289,7 @@ def check_transition(P, name: str = "P") -> np.ndarray:
     A single ``(M, M)`` matrix is promoted to ``(1, M, M)``.
     """
     exact = isinstance(P, np.ndarray) and P.dtype == object
-    if exact:
-        arr = np.vectorize(lambda v: to_fraction(v, name), otypes=[object])(P)
-    else:
-        try:
-            arr = np.asarray(P, dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a numeric array of shape (N, M, M)") from None
+    arr = as_numeric_array(P, name, "(N, M, M)")
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1] != arr.shape[2] or arr.shape[0] < 1:

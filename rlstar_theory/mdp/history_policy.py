@@ -69,12 +69,12 @@ from rlstar_theory.mdp.exact import success_edges
 from rlstar_theory.mdp.majority import maj_at_k
 from rlstar_theory.mdp.model import ChainMDP
 from rlstar_theory.validation import (
+    as_numeric_array,
     check_int,
     check_iterations,
     check_memory,
     is_exact,
     row_sum_tolerance,
-    to_fraction,
 )
 
 __all__ = [
@@ -108,13 +108,7 @@ def check_history_policy(H, model: ChainMDP, name: str = "H") -> np.ndarray:
     """
     M, N = model.M, model.N
     exact = isinstance(H, np.ndarray) and H.dtype == object
-    if exact:
-        arr = np.vectorize(lambda v: to_fraction(v, name), otypes=[object])(H)
-    else:
-        try:
-            arr = np.asarray(H, dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a numeric array of shape (M, N, M, M)") from None
+    arr = as_numeric_array(H, name, "(M, N, M, M)")
     if arr.shape != (M, N, M, M):
         raise ValueError(f"{name} must have shape (M, N, M, M) = ({M}, {N}, {M}, {M}) for "
                          f"this model, got {np.shape(H)}")

@@ -64,6 +64,7 @@ import numpy as np
 
 from rlstar_theory.mdp.model import ChainMDP
 from rlstar_theory.validation import (
+    as_numeric_array,
     check_int,
     check_memory,
     is_exact,
@@ -153,14 +154,7 @@ class LengthChain:
         """
         shape = (self.budget, self.M, self.actions)
         exact = isinstance(Q, np.ndarray) and Q.dtype == object
-        if exact:
-            arr = np.vectorize(lambda v: to_fraction(v, name), otypes=[object])(Q)
-        else:
-            try:
-                arr = np.asarray(Q, dtype=float)
-            except (TypeError, ValueError):
-                raise ValueError(f"{name} must be a numeric array of shape (N_max, M, A) = "
-                                 f"{shape}") from None
+        arr = as_numeric_array(Q, name, f"(N_max, M, A) = {shape}")
         if arr.shape != shape:
             raise ValueError(f"{name} must have shape (N_max, M, A) = {shape} for this chain "
                              f"(A = M + stop + revise), got {np.shape(Q)}")
