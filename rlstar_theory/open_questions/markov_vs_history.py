@@ -32,7 +32,6 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +47,7 @@ from rlstar_theory.mdp.history_policy import (
 from rlstar_theory.mdp.metrics import answer_distribution
 from rlstar_theory.mdp.model import ChainMDP
 from rlstar_theory.mdp.spurious import SpuriousSteps, spurious_steps
-from rlstar_theory.open_questions._io import command_parser
+from rlstar_theory.open_questions._io import command_parser, main_wrapper
 from rlstar_theory.validation import check_int, check_rng
 
 __all__ = ["FAMILIES", "TRUTHS", "compare_classes", "dirichlet_around_truth",
@@ -339,23 +338,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    from rlstar_theory.cli._paths import check_out_dir
+
+    out = check_out_dir(args.out)
+    start = time.perf_counter()
+    ds = run_markov_vs_history(args.M, args.N, args.models, args.iterations,
+                               progress=not args.no_progress)
+    print(f"markov vs history: {time.perf_counter() - start:.1f} s")
+    for path in write_outputs(ds, out):
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``markov_vs_history.nc``, ``.json`` and ``.png`` in ``--out``."""
-    args = _parser().parse_args(argv)
-    try:
-        from rlstar_theory.cli._paths import check_out_dir
-
-        out = check_out_dir(args.out)
-        start = time.perf_counter()
-        ds = run_markov_vs_history(args.M, args.N, args.models, args.iterations,
-                                   progress=not args.no_progress)
-        print(f"markov vs history: {time.perf_counter() - start:.1f} s")
-        for path in write_outputs(ds, out):
-            print(f"wrote {path}")
-    except ValueError as exc:
-        sys.stderr.write(f"markov_vs_history: error: {exc}\n")
-        return 2
-    return 0
+    return main_wrapper(_run, argv, "markov_vs_history")
 
 
 if __name__ == "__main__":  # pragma: no cover

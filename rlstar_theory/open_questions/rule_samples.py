@@ -25,7 +25,6 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -37,7 +36,7 @@ from tqdm import tqdm
 
 from rlstar_theory.claims.models import STANDARD_M, STANDARD_N, dirichlet_p0, standard_model
 from rlstar_theory.mdp.batched import exact_step_batched, expected_return_batched
-from rlstar_theory.open_questions._io import command_parser
+from rlstar_theory.open_questions._io import command_parser, main_wrapper
 from rlstar_theory.open_questions.stalls import check_target
 from rlstar_theory.rules.registry import make_rule
 from rlstar_theory.validation import check_int
@@ -287,23 +286,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    from rlstar_theory.cli._paths import check_out_dir
+
+    out = check_out_dir(args.out)
+    start = time.perf_counter()
+    result = rule_samples_to_target(args.rules, args.models, args.target,
+                                    args.max_iterations, workers=args.workers)
+    print(f"rule samples: {time.perf_counter() - start:.1f} s")
+    for path in write_rule_outputs(result, out):
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line; exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        from rlstar_theory.cli._paths import check_out_dir
-
-        out = check_out_dir(args.out)
-        start = time.perf_counter()
-        result = rule_samples_to_target(args.rules, args.models, args.target,
-                                        args.max_iterations, workers=args.workers)
-        print(f"rule samples: {time.perf_counter() - start:.1f} s")
-        for path in write_rule_outputs(result, out):
-            print(f"wrote {path}")
-    except ValueError as exc:
-        sys.stderr.write(f"rule_samples: error: {exc}\n")
-        return 2
-    return 0
+    return main_wrapper(_run, argv, "rule_samples")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,7 +47,6 @@ Data: the sweep :data:`SAMPLES_GRID` of the batched stall cell
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -55,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlstar_theory.open_questions._io import command_parser
+from rlstar_theory.open_questions._io import command_parser, main_wrapper
 from rlstar_theory.open_questions.fits import LinearFit, fit_linear, percentile_interval
 from rlstar_theory.open_questions.stall_boundary import gold_advantage
 from rlstar_theory.validation import check_int, check_rng
@@ -415,25 +414,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    from rlstar_theory.cli._paths import check_out_dir
+
+    out = check_out_dir(args.out)
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
+    start = time.perf_counter()
+    run_samples_sweep(out, args.work, workers=args.workers, progress=not args.no_progress,
+                      replicates=args.replicates)
+    print(f"sample-complexity sweep: {time.perf_counter() - start:.1f} s")
+    for path in write_sample_outputs(out):
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run the sweep, fit the laws, write data and figure; exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        from rlstar_theory.cli._paths import check_out_dir
-
-        out = check_out_dir(args.out)
-        if args.workers is not None and args.workers < 1:
-            raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
-        start = time.perf_counter()
-        run_samples_sweep(out, args.work, workers=args.workers, progress=not args.no_progress,
-                          replicates=args.replicates)
-        print(f"sample-complexity sweep: {time.perf_counter() - start:.1f} s")
-        for path in write_sample_outputs(out):
-            print(f"wrote {path}")
-    except ValueError as exc:
-        sys.stderr.write(f"sample_complexity: error: {exc}\n")
-        return 2
-    return 0
+    return main_wrapper(_run, argv, "sample_complexity")
 
 
 if __name__ == "__main__":  # pragma: no cover

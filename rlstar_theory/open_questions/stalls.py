@@ -45,7 +45,6 @@ iteration and of the first iteration with ``J >= target``, the mean ``J`` per it
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlstar_theory.open_questions._io import command_parser
+from rlstar_theory.open_questions._io import command_parser, main_wrapper
 from rlstar_theory.sweeps.cells import CellFunction
 from rlstar_theory.symmetric import symmetric_matrix
 from rlstar_theory.tempering import temper
@@ -430,48 +429,48 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    from rlstar_theory.cli._paths import check_out_dir
+
+    out = check_out_dir(args.out)
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
+    client = executor = None
+    if args.scheduler is not None:
+        from rlstar_theory.sweeps.deps import require
+
+        distributed = require("distributed", "--scheduler")
+        try:
+            client = distributed.Client(args.scheduler, timeout=20)
+        except OSError as exc:
+            raise ValueError(f"--scheduler: cannot connect to {args.scheduler} "
+                             f"({exc})") from None
+        executor = client.get_executor()
+    names = ["committed", "heldout"] if args.grid == "committed" else [args.grid]
+    try:
+        for name in names:
+            start = time.perf_counter()
+            work = args.work / name if args.work is not None else None
+            run_stall_sweep(name, out=out, work=work, executor=executor,
+                            workers=args.workers, progress=not args.no_progress,
+                            replicates=args.replicates)
+            print(f"stall sweep {name!r}: {time.perf_counter() - start:.1f} s -> "
+                  f"{out / GRIDS[name]['file']}")
+    finally:
+        if client is not None:
+            client.close()
+    if args.grid == "committed":
+        from rlstar_theory.open_questions.stall_boundary import write_boundary_outputs
+
+        for path in write_boundary_outputs(out):
+            print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run the sweep(s), fit the boundary, write data and figures; exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        from rlstar_theory.cli._paths import check_out_dir
-
-        out = check_out_dir(args.out)
-        if args.workers is not None and args.workers < 1:
-            raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
-        client = executor = None
-        if args.scheduler is not None:
-            from rlstar_theory.sweeps.deps import require
-
-            distributed = require("distributed", "--scheduler")
-            try:
-                client = distributed.Client(args.scheduler, timeout=20)
-            except OSError as exc:
-                raise ValueError(f"--scheduler: cannot connect to {args.scheduler} "
-                                 f"({exc})") from None
-            executor = client.get_executor()
-        names = ["committed", "heldout"] if args.grid == "committed" else [args.grid]
-        try:
-            for name in names:
-                start = time.perf_counter()
-                work = args.work / name if args.work is not None else None
-                run_stall_sweep(name, out=out, work=work, executor=executor,
-                                workers=args.workers, progress=not args.no_progress,
-                                replicates=args.replicates)
-                print(f"stall sweep {name!r}: {time.perf_counter() - start:.1f} s -> "
-                      f"{out / GRIDS[name]['file']}")
-        finally:
-            if client is not None:
-                client.close()
-        if args.grid == "committed":
-            from rlstar_theory.open_questions.stall_boundary import write_boundary_outputs
-
-            for path in write_boundary_outputs(out):
-                print(f"wrote {path}")
-    except ValueError as exc:
-        sys.stderr.write(f"stalls: error: {exc}\n")
-        return 2
-    return 0
+    return main_wrapper(_run, argv, "stalls")
 
 
 if __name__ == "__main__":  # pragma: no cover
